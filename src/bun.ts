@@ -1,0 +1,84 @@
+/**
+ * Bun adapter: `serve()` on `Bun.serve`, signals through `process.on`.
+ *
+ * `server.stop()` drains (stops accepting, closes idle connections, resolves when in-flight requests
+ * are done) and `stop(true)` cuts everything, streams included; `pendingRequests` is Bun's own count.
+ * @module
+ */
+
+import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts";
+import { processSignals } from "./process-signals.ts";
+import { createServer, type Server, type Transport } from "./server.ts";
+import { wrapFetch } from "./web-handler.ts";
+
+/** The part of Bun's `Server` used here. */
+interface BunServer {
+  readonly port: number;
+  readonly hostname: string;
+  readonly pendingRequests: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+  requestIP(request: Request): { address: string; port: number } | null;
+}
+
+/** The part of the `Bun` namespace used here. */
+interface BunNamespace {
+  serve(options: {
+    port: number;
+    hostname: string;
+    reusePort?: boolean;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
+  }): BunServer;
+}
+
+function bun(): BunNamespace {
+  const b = (globalThis as { Bun?: BunNamespace }).Bun;
+  if (!b) throw new Error("graceful-serve/bun: the Bun namespace is not available in this runtime");
+  return b;
+}
+
+/** Starts `Bun.serve` for `serve()`. @internal */
+export function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
+  const wrapped = wrapFetch<[BunServer]>(options, server, {
+    info: (request, bunServer): ServeInfo => ({
+      get remoteAddr() {
+        const ip = bunServer.requestIP(request);
+        return ip ? { hostname: ip.address, port: ip.port } : undefined;
+      },
+      waitUntil: (promise) => server.waitUntil(promise),
+    }),
+  });
+  let bunServer: BunServer | undefined;
+  let listening: Promise<{ hostname: string; port: number }>;
+  try {
+    bunServer = bun().serve({ port: options.port, hostname: options.hostname, fetch: wrapped.handler });
+    listening = Promise.resolve({ hostname: options.hostname, port: bunServer.port });
+  } catch (error) {
+    listening = Promise.reject(error);
+  }
+  let drained: Promise<void> | undefined;
+  return {
+    listening,
+    inFlight: () => bunServer?.pendingRequests ?? 0,
+    drain() {
+      drained ??= bunServer ? bunServer.stop() : Promise.resolve();
+      return drained;
+    },
+    forceClose() {
+      return bunServer?.stop(true).then(() => drained);
+    },
+  };
+}
+
+/**
+ * Starts a graceful `Bun.serve` server.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "graceful-serve/bun";
+ * const server = serve({ port: 8000, fetch: () => new Response("hello") });
+ * await server.ready();
+ * ```
+ */
+export function serve(options: ServeOptions): Server {
+  return createServer(options, startBunServer, processSignals);
+}

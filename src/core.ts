@@ -1,0 +1,22 @@
+/**
+ * The runtime-neutral core of graceful-serve: the lifecycle state machine, signal policy and types.
+ * Imports no runtime API, so it loads anywhere (Workers, edge runtimes, browsers).
+ * @module
+ */
+
+export {
+  checkMilliseconds,
+  createLifecycle,
+  DEFAULT_DEADLINE,
+  type Drainable,
+  Lifecycle,
+  type LifecycleOptions,
+  type LifecycleState,
+  type ShutdownOptions,
+  type ShutdownReport,
+  StateChangeEvent,
+} from "./lifecycle.ts";
+export type { Logger } from "./logger.ts";
+export type { FetchHandler, RemoteAddr, ServeInfo, ServeOptions } from "./options.ts";
+export { exitCodeFor, installSignalHandlers, type SignalName, type SignalPlatform } from "./signals.ts";
+export { detectRuntime, type RuntimeName } from "./runtime.ts";

@@ -1,0 +1,255 @@
+/**
+ * The runtime-neutral lifecycle: `serving → draining → closed`, the shutdown deadline and the report.
+ *
+ * It knows nothing about sockets. An adapter hands it a {@link Drainable} — "stop accepting and tell me
+ * when you are empty" plus "cut everything now" — and the lifecycle decides when each is called.
+ * @module
+ */
+
+import { type Logger, resolveLogger } from "./logger.ts";
+
+/** Where a server is in its life. It only ever moves forward. */
+export type LifecycleState = "serving" | "draining" | "closed";
+
+/** What a shutdown did, resolved by `shutdown()` and `finished`. */
+export interface ShutdownReport {
+  /** Why the shutdown started: a signal name (`"SIGTERM"`), `"manual"`, `"restart"`, `"error"`, ... */
+  readonly reason: string;
+  /** `true` when everything finished on its own; `false` when the deadline or a hammer cut work. */
+  readonly graceful: boolean;
+  /** Requests (and `waitUntil` tasks) in flight when draining began. */
+  readonly inFlight: number;
+  /** Requests (and tasks) still open when they were force-closed; 0 when graceful. */
+  readonly forced: number;
+  /** Milliseconds from the start of draining to closed. */
+  readonly durationMs: number;
+  /** Errors raised while closing (a failing shutdown hook, a transport error). Empty when clean. */
+  readonly errors: readonly unknown[];
+}
+
+/**
+ * The adapter's side of a drain. Implementations map it onto the runtime's own server, so the
+ * lifecycle never keeps a second copy of bookkeeping the runtime already has.
+ */
+export interface Drainable {
+  /** Stop accepting and close idle connections; resolve once nothing is left open. Called once. */
+  drain(): Promise<void>;
+  /** Cut whatever is still open now; `drain()` must settle soon after. May be called once, after `drain()`. */
+  forceClose(): void | Promise<void>;
+  /** Requests in flight right now (best effort where a runtime does not expose it). */
+  inFlight(): number;
+}
+
+/** Options for {@link createLifecycle}. */
+export interface LifecycleOptions {
+  /** Milliseconds from the start of draining until open work is force-closed. Default 5000. */
+  deadline?: number;
+  /** Where transition lines go: any object with `info`/`warn`/`error`, or `false` for silence. */
+  logger?: Logger | false;
+}
+
+/** Options for a single {@link Lifecycle.shutdown} call. */
+export interface ShutdownOptions {
+  /** Overrides the configured deadline for this shutdown (ms). */
+  deadline?: number;
+  /** Recorded in the report and the log line. Default `"manual"`. */
+  reason?: string;
+}
+
+/** Default shutdown deadline: short enough to fit inside Docker's 10 s and Deno Deploy's 5 s grace. */
+export const DEFAULT_DEADLINE = 5_000;
+
+/** Event dispatched by {@link Lifecycle} on every state transition. */
+export class StateChangeEvent extends Event {
+  /** The state just entered. */
+  readonly state: LifecycleState;
+  /** Creates the event for `state`. */
+  constructor(state: LifecycleState) {
+    super("statechange");
+    this.state = state;
+  }
+}
+
+/**
+ * Checks a deadline-like option: a finite number of milliseconds, 0 or more.
+ * @throws {TypeError} when it is not a number. @throws {RangeError} when negative, NaN or infinite.
+ */
+export function checkMilliseconds(name: string, value: unknown): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`graceful-serve: option "${name}" must be a number of milliseconds, got ${typeof value}`);
+  }
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`graceful-serve: option "${name}" must be a finite number ≥ 0 (ms), got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The lifecycle state machine. Drive it from your own server code, or let `serve()` do it.
+ *
+ * @example
+ * ```ts
+ * import { createLifecycle } from "graceful-serve";
+ * const lifecycle = createLifecycle({ deadline: 3000 });
+ * lifecycle.attach({ drain: () => myServer.closeGracefully(), forceClose: () => myServer.destroy(), inFlight: () => myServer.active });
+ * const report = await lifecycle.shutdown({ reason: "SIGTERM" });
+ * ```
+ */
+export class Lifecycle extends EventTarget {
+  #state: LifecycleState = "serving";
+  readonly #abort = new AbortController();
+  readonly #deadline: number;
+  readonly #log: Logger;
+  #drainable: Drainable | undefined;
+  #run: Promise<ShutdownReport> | undefined;
+  #resolveFinished!: (report: ShutdownReport) => void;
+  #forceNow: ((reason: string) => void) | undefined;
+  readonly #tasks = new Set<Promise<unknown>>();
+  readonly #errors: unknown[] = [];
+
+  /** Settles with the report once the lifecycle is `closed`, however the shutdown started. */
+  readonly finished: Promise<ShutdownReport>;
+
+  /** Creates a lifecycle in state `serving`. Validates `deadline` (RangeError/TypeError). */
+  constructor(options: LifecycleOptions = {}) {
+    super();
+    this.#deadline = options.deadline === undefined ? DEFAULT_DEADLINE : checkMilliseconds("deadline", options.deadline);
+    this.#log = resolveLogger(options.logger);
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /** `"serving"`, `"draining"` or `"closed"`. */
+  get state(): LifecycleState {
+    return this.#state;
+  }
+
+  /** Aborted the moment draining begins; pass it to long-lived work (SSE, WebSockets, loops). */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** The configured deadline in milliseconds. */
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  /** The logger transition lines go to (a silent one when `logger: false`). */
+  get logger(): Logger {
+    return this.#log;
+  }
+
+  /** Connects the transport whose drain this lifecycle drives. Call once, before `shutdown()`. */
+  attach(drainable: Drainable): void {
+    if (this.#drainable) throw new Error("graceful-serve: a transport is already attached to this lifecycle");
+    this.#drainable = drainable;
+  }
+
+  /**
+   * Keeps the process from closing until `promise` settles (it counts as in-flight work); at the
+   * deadline it is no longer waited for. Rejections are recorded in `report.errors`.
+   */
+  waitUntil(promise: Promise<unknown>): void {
+    const task: Promise<unknown> = Promise.resolve(promise).then(
+      () => this.#tasks.delete(task),
+      (error) => {
+        this.#tasks.delete(task);
+        this.#errors.push(error);
+      },
+    );
+    this.#tasks.add(task);
+  }
+
+  /** Records an error that should make the shutdown report (and a signal exit code) fail. */
+  reportError(error: unknown): void {
+    this.#errors.push(error);
+  }
+
+  /**
+   * Starts draining (synchronously: `state` is `"draining"` and `signal` aborted when this returns),
+   * and resolves with the report once closed. Calling it again returns the same promise.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    if (this.#run) return this.#run;
+    const deadline = options.deadline === undefined ? this.#deadline : checkMilliseconds("deadline", options.deadline);
+    const reason = options.reason ?? "manual";
+    this.#run = this.#shutdown(reason, deadline);
+    return this.#run;
+  }
+
+  /**
+   * Force-closes now: starts a shutdown if none is running and cuts all open work at once.
+   * Resolves with the (non-graceful, unless nothing was open) report.
+   */
+  hammer(reason = "hammer"): Promise<ShutdownReport> {
+    if (this.#state === "closed") return this.finished;
+    const run = this.shutdown({ reason });
+    this.#forceNow?.(reason);
+    return run;
+  }
+
+  async #shutdown(reason: string, deadline: number): Promise<ShutdownReport> {
+    const started = Date.now();
+    const drainable = this.#drainable;
+    this.#setState("draining");
+    this.#abort.abort(new DOMException(`graceful-serve: draining (${reason})`, "AbortError"));
+    const inFlight = (drainable?.inFlight() ?? 0) + this.#tasks.size;
+    this.#log.info(`draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms`);
+
+    let forced = 0;
+    let cut: (why: string) => void = () => {};
+    const forcedPromise = new Promise<void>((resolve) => {
+      cut = (why) => {
+        if (this.#forceNow === undefined) return;
+        this.#forceNow = undefined;
+        forced = (drainable?.inFlight() ?? 0) + this.#tasks.size;
+        this.#log.warn(`${why}: force-closing ${forced} open after ${Date.now() - started} ms`);
+        this.dispatchEvent(new CustomEvent("forced", { detail: { reason: why, forced } }));
+        Promise.resolve()
+          .then(() => drainable?.forceClose())
+          .catch((error) => this.#errors.push(error))
+          .then(() => resolve());
+      };
+    });
+    this.#forceNow = cut;
+    // One timer per shutdown, never per request.
+    const timer = setTimeout(() => cut("deadline"), deadline);
+
+    const drained = (async () => {
+      if (drainable) await drainable.drain();
+      while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    })().catch((error) => {
+      this.#errors.push(error);
+    });
+    await Promise.race([drained, forcedPromise]);
+    // After a cut the transport must settle; hanging work past that is not waited for.
+    if (this.#forceNow === undefined) await Promise.race([drained, Promise.resolve()]);
+    clearTimeout(timer);
+    this.#forceNow = undefined;
+
+    const report: ShutdownReport = {
+      reason,
+      graceful: forced === 0,
+      inFlight,
+      forced,
+      durationMs: Date.now() - started,
+      errors: this.#errors,
+    };
+    this.#setState("closed");
+    this.#log.info(
+      `closed (${reason}) in ${report.durationMs} ms: ${report.graceful ? "graceful" : `forced ${forced}`}` +
+        (report.errors.length ? `, ${report.errors.length} error(s)` : ""),
+    );
+    this.#resolveFinished(report);
+    return report;
+  }
+
+  #setState(state: LifecycleState): void {
+    this.#state = state;
+    this.dispatchEvent(new StateChangeEvent(state));
+  }
+}
+
+/** Creates a {@link Lifecycle}: the state machine without any server, for code that owns its own. */
+export function createLifecycle(options?: LifecycleOptions): Lifecycle {
+  return new Lifecycle(options);
+}

@@ -1,0 +1,56 @@
+/**
+ * graceful-serve: the same graceful lifecycle — `serving → draining → closed` — for Node.js, Deno and
+ * Bun servers. Ctrl+C or `kill` stops accepting, lets in-flight requests finish (keep-alive clients
+ * are told `Connection: close`), force-closes what is left at the deadline, and exits.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "graceful-serve";
+ *
+ * const server = serve({
+ *   port: 8000,
+ *   deadline: 10_000,
+ *   fetch: (request) => new Response(`hello from ${new URL(request.url).pathname}\n`),
+ * });
+ * await server.ready();
+ * // SIGINT/SIGTERM now drain; a second signal or SIGUSR2 force-closes.
+ * const report = await server.finished; // { reason, graceful, inFlight, forced, durationMs, errors }
+ * ```
+ * @module
+ */
+
+import { serve as serveBun } from "./bun.ts";
+import { serve as serveDeno } from "./deno.ts";
+import { FastResponse as NodeFastResponse, serve as serveNode } from "./node.ts";
+import type { ServeOptions } from "./options.ts";
+import { detectRuntime } from "./runtime.ts";
+import type { Server } from "./server.ts";
+
+export * from "./core.ts";
+export type { ListenAddress, Server } from "./server.ts";
+
+const runtime = detectRuntime();
+
+/**
+ * Starts a server with a graceful lifecycle on the current runtime (`node:http`, `Deno.serve` or
+ * `Bun.serve`). Options are validated synchronously: a `TypeError` or `RangeError` names the option.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "graceful-serve";
+ * await using server = serve({ port: 0, fetch: () => new Response("hi") });
+ * await server.ready();
+ * const body = await (await fetch(server.url!)).text(); // "hi"
+ * ```
+ */
+export function serve(options: ServeOptions): Server {
+  return runtime === "deno" ? serveDeno(options) : runtime === "bun" ? serveBun(options) : serveNode(options);
+}
+
+/**
+ * A `Response` the Node adapter writes without building Web streams (srvx-style); on Deno and Bun this
+ * is the native `Response`. Use it as `import { FastResponse as Response } from "graceful-serve"`.
+ */
+export const FastResponse: typeof Response = runtime === "node"
+  ? (NodeFastResponse as unknown as typeof Response)
+  : Response;

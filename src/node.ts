@@ -1,0 +1,275 @@
+/**
+ * Node.js adapter: `serve()` on `node:http`, with the Web `Request`/`Response` bridged lazily.
+ *
+ * The drain uses the connection list Node already keeps (the one behind `closeIdleConnections()`),
+ * so serving a request costs no extra bookkeeping.
+ * @module
+ */
+
+import http from "node:http";
+import net from "node:net";
+import type { Socket } from "node:net";
+import { Buffer } from "node:buffer";
+import { FastResponse, takeRecorded } from "./fast-response.ts";
+import { NodeRequest } from "./node-request.ts";
+import type { FetchHandler, ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts";
+import { processSignals } from "./process-signals.ts";
+import { createServer, type Server, type Transport } from "./server.ts";
+
+export { FastResponse };
+
+/** Node's per-server connection list (`lib/_http_server.js`, kConnections), present since Node 18.2. */
+interface ConnectionList {
+  all(): Array<{ socket: Socket }>;
+  idle(): Array<{ socket: Socket }>;
+  active(): Array<{ socket: Socket }>;
+}
+
+function internal<T>(server: http.Server, description: string): T | undefined {
+  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === description);
+  return key === undefined ? undefined : (server as unknown as Record<symbol, T>)[key];
+}
+
+/** A socket with no request in progress: Node's own test in `closeIdleConnections()`. */
+function isIdle(socket: Socket): boolean {
+  const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  return !message || message.writableEnded;
+}
+
+const TEXT_PLAIN = "text/plain;charset=UTF-8";
+
+/** Headers from a `ResponseInit` as Node's flat `[name, value, ...]` form; notes a content-type. */
+function flatHeaders(init: HeadersInit | undefined, out: string[]): boolean {
+  let hasType = false;
+  if (init === undefined) return false;
+  if (init instanceof Headers) {
+    for (const [name, value] of init) {
+      if (name === "content-type") hasType = true;
+      out.push(name, value);
+    }
+  } else if (Array.isArray(init)) {
+    for (const [name, value] of init as Array<[string, string]>) {
+      if (name.toLowerCase() === "content-type") hasType = true;
+      out.push(name, value);
+    }
+  } else {
+    for (const name in init) {
+      const value = (init as Record<string, string | string[]>)[name]!;
+      if (name.length === 12 && name.toLowerCase() === "content-type") hasType = true;
+      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      else out.push(name, value);
+    }
+  }
+  return hasType;
+}
+
+/** Streams a Web body into the Node response with backpressure; stops when the socket goes away. */
+async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  res.once("close", cancel);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go);
+            res.off("close", go);
+            resolve();
+          };
+          res.on("drain", go);
+          res.on("close", go);
+        });
+      }
+    }
+    res.end();
+  } catch (error) {
+    // The body errored: cut the response so the client sees it incomplete rather than truncated-but-valid.
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+  } finally {
+    res.off("close", cancel);
+  }
+}
+
+/**
+ * Writes a Web `Response` to a Node response. While draining, adds `Connection: close`, so Node
+ * closes the socket after it rather than leaving a keep-alive socket idle until its timeout.
+ */
+export function sendResponse(res: http.ServerResponse, response: Response, draining: boolean): void {
+  const headers: string[] = [];
+  let status: number;
+  let statusText: string | undefined;
+  let bytes: string | Uint8Array | null = null;
+  let stream: ReadableStream<Uint8Array> | null = null;
+  const recorded = takeRecorded(response);
+  const body = recorded?.body;
+  if (
+    recorded !== undefined &&
+    (body == null || typeof body === "string" || body instanceof Uint8Array || body instanceof ArrayBuffer ||
+      body instanceof ReadableStream)
+  ) {
+    status = recorded.init?.status ?? 200;
+    statusText = recorded.init?.statusText;
+    const hasType = flatHeaders(recorded.init?.headers, headers);
+    if (typeof body === "string") {
+      if (!hasType) headers.push("content-type", TEXT_PLAIN);
+      bytes = body;
+    } else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
+    else if (body instanceof ReadableStream) stream = body;
+    else if (body) bytes = body;
+  } else {
+    if (recorded !== undefined) response = new Response(body, recorded.init);
+    status = response.status;
+    statusText = response.statusText || undefined;
+    for (const [name, value] of response.headers) headers.push(name, value);
+    stream = response.body;
+  }
+  if (bytes !== null) {
+    headers.push("content-length", String(typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength));
+  } else if (stream === null) {
+    headers.push("content-length", "0");
+  }
+  if (draining) headers.push("connection", "close");
+  res.writeHead(status, statusText, headers);
+  if (stream === null) res.end(bytes ?? undefined);
+  else void pump(stream, res);
+}
+
+function failure(error: unknown, server: Server): Response {
+  server.logger.error(`fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  return new FastResponse("Internal Server Error", { status: 500 }) as unknown as Response;
+}
+
+/** Starts `node:http` for `serve()`. @internal */
+export function startNodeServer(options: ResolvedServeOptions, server: Server): Transport {
+  const { fetch, onError } = options;
+
+  class Info implements ServeInfo {
+    readonly #req: http.IncomingMessage;
+    constructor(req: http.IncomingMessage) {
+      this.#req = req;
+    }
+    get remoteAddr() {
+      const s = this.#req.socket;
+      return s.remoteAddress === undefined ? undefined : { hostname: s.remoteAddress, port: s.remotePort ?? 0 };
+    }
+    waitUntil(promise: Promise<unknown>): void {
+      server.waitUntil(promise);
+    }
+  }
+
+  const respond = (res: http.ServerResponse, response: unknown) => {
+    if (res.destroyed) return;
+    if (!(response instanceof Response)) {
+      response = failure(new TypeError(`fetch handler returned ${typeof response}, not a Response`), server);
+    }
+    sendResponse(res, response as Response, server.state !== "serving");
+  };
+
+  const handleError = (res: http.ServerResponse, request: Request, error: unknown) => {
+    if (!onError) return respond(res, failure(error, server));
+    Promise.resolve()
+      .then(() => onError(error, request))
+      .then((r) => respond(res, r), (e) => respond(res, failure(e, server)));
+  };
+
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const request = new NodeRequest(req, res) as unknown as Request;
+    let result: ReturnType<FetchHandler>;
+    try {
+      result = fetch(request, new Info(req));
+    } catch (error) {
+      return handleError(res, request, error);
+    }
+    if (result instanceof Promise) {
+      result.then((r) => respond(res, r), (error) => handleError(res, request, error));
+    } else {
+      respond(res, result);
+    }
+  };
+
+  const httpServer = http.createServer(listener);
+  // Streams whose headers went out before draining began: close their socket once they finish.
+  server.signal.addEventListener("abort", () => {
+    const list = internal<ConnectionList>(httpServer, "http.server.connections");
+    for (const { socket } of list?.all() ?? []) {
+      const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+      if (message && message.headersSent && !message.writableEnded) {
+        message.once("finish", () => socket.end());
+      }
+    }
+  }, { once: true });
+
+  const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    httpServer.once("error", onError);
+    httpServer.listen({ port: options.port, host: options.hostname }, () => {
+      httpServer.off("error", onError);
+      const address = httpServer.address() as net.AddressInfo;
+      resolve({ hostname: options.hostname, port: address.port });
+    });
+  });
+
+  let closed: Promise<void> | undefined;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const connections = () => internal<ConnectionList>(httpServer, "http.server.connections");
+
+  return {
+    listening,
+    inFlight() {
+      let n = 0;
+      for (const { socket } of connections()?.all() ?? []) if (!isIdle(socket)) n++;
+      return n;
+    },
+    drain() {
+      closed ??= new Promise<void>((resolve) => {
+        if (!httpServer.listening) {
+          // Never bound (listen failed or still pending): nothing to drain.
+          httpServer.once("listening", () => httpServer.close());
+          return resolve();
+        }
+        // net.Server's close, not http.Server's: the latter also reaps connections that were
+        // accepted but have not sent their request yet, which resets those clients.
+        net.Server.prototype.close.call(httpServer, () => {
+          clearTimeout(graceTimer);
+          const interval = internal<ReturnType<typeof setInterval>>(httpServer, "http.server.connectionsCheckingInterval");
+          if (interval !== undefined) clearInterval(interval);
+          resolve();
+        });
+        let fresh = 0;
+        for (const { socket } of connections()?.idle() ?? []) {
+          if (!isIdle(socket)) continue;
+          if (socket.bytesRead === 0) fresh++;
+          else socket.destroy(); // idle keep-alive: nothing will be lost
+        }
+        if (fresh > 0) {
+          graceTimer = setTimeout(() => httpServer.closeIdleConnections(), options.connectionGrace);
+        }
+      });
+      return closed;
+    },
+    forceClose() {
+      clearTimeout(graceTimer);
+      httpServer.closeAllConnections();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Starts a graceful `node:http` server with a Web-standard `fetch` handler.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "graceful-serve/node";
+ * const server = serve({ port: 8000, fetch: () => new Response("hello") });
+ * await server.ready();
+ * ```
+ */
+export function serve(options: ServeOptions): Server {
+  return createServer(options, startNodeServer, processSignals);
+}

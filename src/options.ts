@@ -1,0 +1,121 @@
+/**
+ * The options `serve()` takes on every runtime, and their validation.
+ * @module
+ */
+
+import { checkMilliseconds, type LifecycleOptions } from "./lifecycle.ts";
+import { resolveLogger } from "./logger.ts";
+
+/** Where a request came from, when the runtime knows. */
+export interface RemoteAddr {
+  /** IP address of the client. */
+  readonly hostname: string;
+  /** Port of the client. */
+  readonly port: number;
+}
+
+/** Second argument of the fetch handler. */
+export interface ServeInfo {
+  /** The client's address (`undefined` where the runtime does not expose it). */
+  readonly remoteAddr: RemoteAddr | undefined;
+  /** Keeps the shutdown waiting for `promise` (cut at the deadline), like a service worker's `waitUntil`. */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** A Web-standard request handler, the same on Node, Deno and Bun. */
+export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+
+/** Options for `serve()`. */
+export interface ServeOptions extends LifecycleOptions {
+  /** The request handler. Required. */
+  fetch: FetchHandler;
+  /** TCP port; 0 picks a free one (read it from `server.port` after `ready()`). Default 8000. */
+  port?: number;
+  /** Interface to bind. Default `"0.0.0.0"`. */
+  hostname?: string;
+  /** Install SIGINT/SIGTERM (drain; a second one hammers) and SIGUSR2 (hammer) handlers. Default `true`. */
+  signals?: boolean;
+  /** After a signal-driven shutdown, exit: 0 if graceful, 1 if work was cut. Default `true`. */
+  exit?: boolean;
+  /**
+   * While draining, a connection that was accepted but has not sent a request yet may still send one
+   * for this many ms (it is then served with `Connection: close`); after that it is closed. Reaping
+   * such connections at once resets clients that were mid-send. Default 1000.
+   */
+  connectionGrace?: number;
+  /** Turns an error thrown by `fetch` into a response. Default: log it and answer 500. */
+  onError?: (error: unknown, request: Request) => Response | Promise<Response>;
+}
+
+/** Options after validation, with defaults filled in. */
+export interface ResolvedServeOptions extends ServeOptions {
+  port: number;
+  hostname: string;
+  signals: boolean;
+  exit: boolean;
+  connectionGrace: number;
+}
+
+/** Default port, as Deno.serve. */
+export const DEFAULT_PORT = 8000;
+/** Default interface: every IPv4 address, as Deno.serve and Bun.serve. */
+export const DEFAULT_HOSTNAME = "0.0.0.0";
+/** Default grace for accepted connections that have not sent a request yet. */
+export const DEFAULT_CONNECTION_GRACE = 1_000;
+
+function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`graceful-serve: option "${name}" must be a boolean, got ${typeof value}`);
+  }
+  return value;
+}
+
+/**
+ * Validates `serve()` options synchronously, before anything listens.
+ * @throws {TypeError} for a missing or wrongly typed option. @throws {RangeError} for an out-of-range value.
+ */
+export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError('graceful-serve: serve() needs an options object with a "fetch" handler');
+  }
+  if (typeof options.fetch !== "function") {
+    throw new TypeError(`graceful-serve: option "fetch" must be a function (request, info) => Response, got ${typeof options.fetch}`);
+  }
+  const port = options.port ?? DEFAULT_PORT;
+  if (typeof port !== "number") {
+    throw new TypeError(`graceful-serve: option "port" must be a number, got ${typeof port}`);
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`graceful-serve: option "port" must be an integer from 0 to 65535, got ${port}`);
+  }
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  if (typeof hostname !== "string" || hostname === "") {
+    throw new TypeError('graceful-serve: option "hostname" must be a non-empty string');
+  }
+  if (options.deadline !== undefined) checkMilliseconds("deadline", options.deadline);
+  const connectionGrace = options.connectionGrace === undefined
+    ? DEFAULT_CONNECTION_GRACE
+    : checkMilliseconds("connectionGrace", options.connectionGrace);
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    throw new TypeError('graceful-serve: option "onError" must be a function');
+  }
+  resolveLogger(options.logger);
+  return {
+    ...options,
+    port,
+    hostname,
+    connectionGrace,
+    signals: checkBoolean("signals", options.signals, true),
+    exit: checkBoolean("exit", options.exit, true),
+  };
+}
+
+/** A URL a client on this machine can use: wildcard binds become loopback. */
+export function serverUrl(hostname: string, port: number): string {
+  let host = hostname;
+  if (host === "0.0.0.0") host = "127.0.0.1";
+  else if (host === "::" || host === "[::]") host = "[::1]";
+  else if (host.includes(":") && !host.startsWith("[")) host = `[${host}]`;
+  return `http://${host}:${port}/`;
+}

@@ -1,0 +1,80 @@
+/**
+ * Signal policy, runtime-neutral: the adapter supplies how to listen and how to exit.
+ *
+ * First SIGINT/SIGTERM drains with the deadline, then exits 0 (graceful) or 1 (forced or errors).
+ * A second SIGINT/SIGTERM, or SIGUSR2, hammers: force-close now, exit 1 (endless' "hammer time").
+ * @module
+ */
+
+import type { Lifecycle, ShutdownReport } from "./lifecycle.ts";
+
+/** The signals graceful-serve listens to. SIGHUP is added by `restart`. */
+export type SignalName = "SIGINT" | "SIGTERM" | "SIGUSR2" | "SIGHUP";
+
+/** How an adapter maps signals and exit onto its runtime (`process.on`, `Deno.addSignalListener`). */
+export interface SignalPlatform {
+  /** Adds a listener; throws where the OS cannot deliver the signal (Windows: only SIGINT, SIGBREAK). */
+  on(signal: SignalName, listener: () => void): void;
+  /** Removes a listener added with `on`, restoring default signal death once none is left. */
+  off(signal: SignalName, listener: () => void): void;
+  /** Ends the process with this code. */
+  exit(code: number): void;
+}
+
+/** Exit code for a finished shutdown: 0 only when nothing was cut and nothing failed. */
+export function exitCodeFor(report: ShutdownReport): number {
+  return report.graceful && report.errors.length === 0 ? 0 : 1;
+}
+
+/**
+ * Installs the handlers and returns a function that removes them (also done automatically on close).
+ * Extra handlers (e.g. SIGHUP for restart) are installed and removed with the rest.
+ */
+export function installSignalHandlers(
+  lifecycle: Lifecycle,
+  platform: SignalPlatform,
+  options: { exit: boolean; extra?: Partial<Record<SignalName, () => void>> },
+): () => void {
+  const log = lifecycle.logger;
+  const installed: Array<[SignalName, () => void]> = [];
+  const finish = (report: ShutdownReport) => {
+    remove();
+    if (options.exit) platform.exit(exitCodeFor(report));
+  };
+  const drain = (signal: SignalName) => () => {
+    if (lifecycle.state === "serving") {
+      lifecycle.shutdown({ reason: signal }).then(finish);
+    } else {
+      log.warn(`${signal} while ${lifecycle.state}: hammering`);
+      lifecycle.hammer(signal).then(finish);
+    }
+  };
+  const hammer = () => {
+    log.warn("SIGUSR2: hammering");
+    lifecycle.hammer("SIGUSR2").then(finish);
+  };
+  const handlers: Partial<Record<SignalName, () => void>> = {
+    SIGINT: drain("SIGINT"),
+    SIGTERM: drain("SIGTERM"),
+    SIGUSR2: hammer,
+    ...options.extra,
+  };
+  for (const [signal, listener] of Object.entries(handlers) as Array<[SignalName, () => void]>) {
+    try {
+      platform.on(signal, listener);
+      installed.push([signal, listener]);
+    } catch {
+      // Windows delivers only SIGINT (and SIGBREAK); the rest cannot be listened to there.
+      log.warn(`${signal} is not supported on this platform; not handled`);
+    }
+  }
+  let removed = false;
+  function remove() {
+    if (removed) return;
+    removed = true;
+    for (const [signal, listener] of installed) platform.off(signal, listener);
+  }
+  // However the shutdown started, once closed the default signal death is back.
+  lifecycle.finished.then(remove);
+  return remove;
+}

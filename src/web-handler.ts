@@ -1,0 +1,149 @@
+/**
+ * Wraps a user's `fetch` for runtimes whose server already speaks Web `Request`/`Response` (Deno, Bun).
+ *
+ * Serving costs one state check per response. What a drain needs is added only where the runtime
+ * cannot do it itself: `Connection: close` on responses made while draining, and — for runtimes that
+ * cannot cut them at the deadline — a handle on streaming bodies and unanswered requests.
+ * @module
+ */
+
+import type { FetchHandler, ResolvedServeOptions, ServeInfo } from "./options.ts";
+import type { Server } from "./server.ts";
+
+/** A fetch wrapper plus what it tracks for the deadline. @internal */
+export interface WrappedFetch<Args extends unknown[]> {
+  /** The handler to give the runtime. */
+  handler: (request: Request, ...rest: Args) => Response | Promise<Response>;
+  /** Requests whose response is not complete yet (only counted when `cut` is enabled). */
+  inFlight(): number;
+  /** Answers unanswered requests with 503 and errors open streaming bodies, so the runtime can close. */
+  cut(): void;
+}
+
+/** @internal */
+export interface WrapOptions<Args extends unknown[]> {
+  /** Builds the `info` argument from the runtime's extra handler arguments. */
+  info: (request: Request, ...rest: Args) => ServeInfo;
+  /**
+   * Track unanswered requests and streaming bodies so {@link WrappedFetch.cut} can end them
+   * (Deno: its `shutdown()` waits for them forever and its abort signal cannot cut them).
+   * `isStream` says whether a response body is a stream, as cheaply as the runtime allows.
+   */
+  trackForDeadline?: { isStream: (response: Response) => boolean };
+}
+
+function closeHeader(response: Response): Response {
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    // Immutable headers (a Response from fetch()): copy.
+    const copy = new Response(response.body, response);
+    copy.headers.set("connection", "close");
+    return copy;
+  }
+}
+
+function failure(error: unknown, server: Server): Response {
+  server.logger.error(`fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+/** @internal */
+export function wrapFetch<Args extends unknown[]>(
+  options: ResolvedServeOptions,
+  server: Server,
+  wrap: WrapOptions<Args>,
+): WrappedFetch<Args> {
+  const fetch: FetchHandler = options.fetch;
+  const onError = options.onError;
+  const tracking = wrap.trackForDeadline;
+  let pending = 0;
+  const streams = new Set<() => void>();
+  let cutNow: ((value: undefined) => void) | undefined;
+  let cutting = false;
+  // Settles only when the deadline cuts: unanswered requests are then answered with 503.
+  const deadlineCut = tracking ? new Promise<undefined>((resolve) => (cutNow = resolve)) : undefined;
+
+  const track = (response: Response): Response => {
+    if (!tracking!.isStream(response)) return response;
+    const reader = response.body!.getReader();
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const cut = () => {
+      streams.delete(cut);
+      reader.cancel().catch(() => {});
+      controller.error(new Error("graceful-serve: deadline reached"));
+    };
+    streams.add(cut);
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => void (controller = c),
+      pull: (c) =>
+        reader.read().then(
+          ({ done, value }) => {
+            if (done) {
+              streams.delete(cut);
+              c.close();
+            } else c.enqueue(value);
+          },
+          (error) => {
+            streams.delete(cut);
+            c.error(error);
+          },
+        ),
+      cancel: (reason) => {
+        streams.delete(cut);
+        return reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+    return new Response(body, response);
+  };
+
+  const finish = (response: Response | undefined): Response => {
+    if (!(response instanceof Response)) {
+      response = response === undefined && cutting
+        ? new Response("Service Unavailable", { status: 503 })
+        : failure(new TypeError(`fetch handler returned ${typeof response}, not a Response`), server);
+    }
+    if (tracking) response = track(response);
+    return server.state === "serving" ? response : closeHeader(response);
+  };
+
+  const recover = (error: unknown, request: Request): Response | Promise<Response> => {
+    if (!onError) return finish(failure(error, server));
+    return Promise.resolve()
+      .then(() => onError(error, request))
+      .then(finish, (e) => finish(failure(e, server)));
+  };
+
+  const handler = (request: Request, ...rest: Args): Response | Promise<Response> => {
+    let result: Response | Promise<Response>;
+    try {
+      result = fetch(request, wrap.info(request, ...rest));
+    } catch (error) {
+      return recover(error, request);
+    }
+    if (!(result instanceof Promise)) return finish(result);
+    if (!deadlineCut) return result.then(finish, (error) => recover(error, request));
+    pending++;
+    return Promise.race([result, deadlineCut]).then(
+      (response) => {
+        pending--;
+        return finish(response);
+      },
+      (error) => {
+        pending--;
+        return recover(error, request);
+      },
+    );
+  };
+
+  return {
+    handler,
+    inFlight: () => pending + streams.size,
+    cut() {
+      cutting = true;
+      cutNow?.(undefined);
+      for (const cut of [...streams]) cut();
+    },
+  };
+}
