@@ -232,22 +232,18 @@ export function startNodeServer(options: ResolvedServeOptions, server: Server): 
           httpServer.once("listening", () => httpServer.close());
           return resolve();
         }
-        // net.Server's close, not http.Server's: the latter also reaps connections that were
-        // accepted but have not sent their request yet, which resets those clients.
-        net.Server.prototype.close.call(httpServer, () => {
+        // Stops accepting and closes idle keep-alive sockets at once; the callback fires when the
+        // last connection is gone — Node's own count, so no bookkeeping here.
+        httpServer.close(() => {
           clearTimeout(graceTimer);
-          const interval = internal<ReturnType<typeof setInterval>>(httpServer, "http.server.connectionsCheckingInterval");
-          if (interval !== undefined) clearInterval(interval);
           resolve();
         });
-        let fresh = 0;
-        for (const { socket } of connections()?.idle() ?? []) {
-          if (!isIdle(socket)) continue;
-          if (socket.bytesRead === 0) fresh++;
-          else socket.destroy(); // idle keep-alive: nothing will be lost
-        }
-        if (fresh > 0) {
-          graceTimer = setTimeout(() => httpServer.closeIdleConnections(), options.connectionGrace);
+        // Node counts an accepted connection with no bytes yet as active, not idle, so close() left
+        // it open. Its request may be on the wire: give it the grace, then close it if still silent.
+        if (connections()?.active().some(({ socket }) => socket.bytesRead === 0)) {
+          graceTimer = setTimeout(() => {
+            for (const { socket } of connections()?.active() ?? []) if (socket.bytesRead === 0) socket.destroy();
+          }, options.connectionGrace);
         }
       });
       return closed;

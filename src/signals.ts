@@ -37,9 +37,14 @@ export function installSignalHandlers(
 ): () => void {
   const log = lifecycle.logger;
   const installed: Array<[SignalName, () => void]> = [];
+  let exiting = false;
+  // The first signal's drain and a later hammer both end here; exit once.
   const finish = (report: ShutdownReport) => {
     remove();
-    if (options.exit) platform.exit(exitCodeFor(report));
+    if (options.exit && !exiting) {
+      exiting = true;
+      platform.exit(exitCodeFor(report));
+    }
   };
   const drain = (signal: SignalName) => () => {
     if (lifecycle.state === "serving") {

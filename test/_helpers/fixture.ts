@@ -1,0 +1,108 @@
+// Spawns runtimes/fixtures/server.mjs on the runtime running the tests, and follows its JSON events.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const g = globalThis as { Deno?: { execPath(): string }; Bun?: unknown };
+
+export const runtime: "node" | "deno" | "bun" = g.Deno ? "deno" : g.Bun ? "bun" : "node";
+
+/** Command line that runs `script` on the current runtime. */
+export function runtimeCommand(script: string): [string, string[]] {
+  if (g.Deno) return [g.Deno.execPath(), ["run", "-A", script]];
+  return [process.execPath, [script]];
+}
+
+/** The library entry a child on this runtime imports: Node runs the build, Deno and Bun the source. */
+export const entry = runtime === "node" ? `${root}dist/index.js` : `${root}src/mod.ts`;
+
+export interface FixtureEvent {
+  event: string;
+  [key: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface Fixture {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  pid: number;
+  events: FixtureEvent[];
+  /** Resolves with the first event (past or future) named `name` that matches `where`. */
+  waitFor(name: string, where?: (e: FixtureEvent) => boolean): Promise<FixtureEvent>;
+  exited: Promise<Exit>;
+  stderr(): string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export async function startFixture(
+  options: Record<string, unknown> = {},
+  script = `${root}runtimes/fixtures/server.mjs`,
+  env: Record<string, string> = {},
+): Promise<Fixture> {
+  const [cmd, args] = runtimeCommand(script);
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify(options), NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const events: FixtureEvent[] = [];
+  let waiters: Array<() => void> = [];
+  let stderr = "";
+  let stdoutRest = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  child.stdout!.on("data", (d) => {
+    const lines = (stdoutRest + d).split("\n");
+    stdoutRest = lines.pop()!;
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        events.push(JSON.parse(line));
+      } catch {
+        events.push({ event: "stdout", line });
+      }
+    }
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  });
+  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  let gone = false;
+  exited.then(() => {
+    gone = true;
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  });
+
+  const waitFor = (name: string, where: (e: FixtureEvent) => boolean = () => true) =>
+    new Promise<FixtureEvent>((resolve, reject) => {
+      const check = () => {
+        const found = events.find((e) => e.event === name && where(e));
+        if (found) return resolve(found);
+        if (gone) return reject(new Error(`fixture exited before "${name}"; stderr:\n${stderr}`));
+        waiters.push(check);
+      };
+      check();
+    });
+
+  const ready = await waitFor("ready");
+  return {
+    child,
+    port: ready.port as number,
+    url: ready.url as string,
+    pid: ready.pid as number,
+    events,
+    waitFor,
+    exited,
+    stderr: () => stderr,
+    // process.kill, not child.kill: under Deno 2.9 child.kill() makes the exit event report the
+    // signal even when the child handled it and exited with a code.
+    kill: (signal) => void process.kill(child.pid!, signal),
+  };
+}

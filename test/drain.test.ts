@@ -1,0 +1,151 @@
+// Drain behaviour of serve() on this runtime: a real child process, real sockets over 127.0.0.1.
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "vitest";
+import { type Fixture, runtime, startFixture } from "./_helpers/fixture.ts";
+import { connectOutcome, RawConnection, request } from "./_helpers/raw-http.ts";
+
+const T = 30_000;
+let fixture: Fixture | undefined;
+afterEach(() => {
+  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
+  fixture = undefined;
+});
+
+/** Starts the fixture with manual control: no exit, so the report can be read. */
+async function start(options: Record<string, unknown> = {}) {
+  fixture = await startFixture({ exit: false, ...options });
+  return fixture;
+}
+
+/** Starts a programmatic shutdown() inside the fixture and returns what it saw synchronously. */
+async function shutdown(f: Fixture, deadline?: number) {
+  const r = await request(f.port, deadline === undefined ? "/__shutdown" : `/__shutdown?deadline=${deadline}`);
+  assert.equal(r.status, 200);
+  return f.waitFor("shutdown-called");
+}
+
+describe("drain", () => {
+  it("with nothing open, shutdown resolves without waiting for the deadline", async () => {
+    const f = await start({ deadline: 20_000 });
+    const called = await shutdown(f);
+    assert.equal(called.state, "draining", "state is draining synchronously");
+    assert.equal(called.aborted, true, "signal aborted synchronously");
+    assert.equal(called.same, true, "a second shutdown() returns the same promise");
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+    assert.equal(report.forced, 0);
+    assert.ok((report.durationMs as number) < 10_000, `closed long before the 20 s deadline (${report.durationMs} ms)`);
+    const states = f.events.filter((e) => e.event === "state").map((e) => e.state);
+    assert.deepEqual(states, ["draining", "closed"]);
+    assert.deepEqual(await f.exited, { code: 0, signal: null });
+  }, T);
+
+  it("an in-flight request completes whole with Connection: close, while new connections are refused", async () => {
+    const f = await start({ deadline: 20_000 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/slow?ms=700");
+    await shutdown(f);
+    assert.equal(await connectOutcome(f.port), "ECONNREFUSED", "the listener is closed");
+    const response = await conn.response();
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "slow 700 done");
+    assert.equal(response.complete, true);
+    assert.equal(response.headers.connection, "close");
+    assert.equal(await conn.closed, "end", "the server closed the connection after the response");
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+    assert.ok((report.inFlight as number) >= 1);
+  }, T);
+
+  it("an idle keep-alive connection is closed at once", async () => {
+    const f = await start({ deadline: 20_000 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/");
+    const first = await conn.response();
+    assert.equal(first.body, "hello");
+    assert.notEqual(first.headers.connection, "close", "kept alive while serving");
+    await shutdown(f);
+    assert.equal(await conn.closed, "end", "the idle socket was closed cleanly");
+    const report = await f.waitFor("report");
+    assert.ok((report.durationMs as number) < 10_000, `did not wait for the idle socket's timeout (${report.durationMs} ms)`);
+  }, T);
+
+  // Node: we own the socket list, so an accepted-but-silent connection gets connectionGrace.
+  // Deno 2.9 and Bun 1.4 decide inside the runtime: Deno's shutdown() closes it at once, Bun's stop()
+  // leaves it open and then drops the request sent on it. Both recorded in docs/runtimes.md.
+  it("a connection accepted before the drain may still send its request, and gets Connection: close", async () => {
+    const f = await start({ deadline: 20_000, connectionGrace: 5_000 });
+    const early = await RawConnection.open(f.port);
+    await shutdown(f);
+    early.send("/");
+    if (runtime !== "node") {
+      await assert.rejects(early.response(), /connection closed before a response/, `${runtime} drops it (documented)`);
+      return;
+    }
+    const response = await early.response();
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "hello");
+    assert.equal(response.headers.connection, "close");
+    assert.equal(await early.closed, "end");
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+  }, T);
+
+  it("a connection that never sends a request does not hold the shutdown to the deadline", async () => {
+    const f = await start({ deadline: 20_000, connectionGrace: 200 });
+    const silent = await RawConnection.open(f.port);
+    await shutdown(f);
+    // Bun 1.4 never closes such a connection after stop(), not even stop(true) (docs/runtimes.md);
+    // what matters here is that it does not hold the shutdown.
+    if (runtime !== "bun") assert.equal(await silent.closed, "end");
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+    assert.ok((report.durationMs as number) < 10_000, `closed after the grace, not the deadline (${report.durationMs} ms)`);
+  }, T);
+
+  it("several in-flight requests of different lengths all finish", async () => {
+    const f = await start({ deadline: 20_000 });
+    const lengths = [200, 500, 900];
+    const conns = await Promise.all(lengths.map(() => RawConnection.open(f.port)));
+    conns.forEach((c, i) => c.send(`/slow?ms=${lengths[i]}`));
+    await shutdown(f);
+    const responses = await Promise.all(conns.map((c) => c.response()));
+    assert.deepEqual(responses.map((r) => r.body), lengths.map((ms) => `slow ${ms} done`));
+    assert.ok(responses.every((r) => r.complete && r.headers.connection === "close"));
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+    assert.ok((report.inFlight as number) >= 3, `inFlight ${report.inFlight}`);
+  }, T);
+
+  it("a hanging request and a never-ending stream are cut at the deadline", async () => {
+    const f = await start({ deadline: 600 });
+    const hang = await RawConnection.open(f.port);
+    hang.send("/hang");
+    const stream = await RawConnection.open(f.port);
+    stream.send("/stream");
+    const head = stream.response();
+    // Let the stream start flowing before draining begins.
+    await new Promise((resolve) => stream.socket.once("data", resolve));
+    await shutdown(f);
+    const streamed = await head;
+    assert.equal(streamed.complete, false, "the stream was cut, not ended as if complete");
+    assert.match(streamed.body, /tick 0/);
+    await hang.closed;
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, false);
+    assert.ok((report.forced as number) >= 2, `forced ${report.forced}`);
+    assert.ok((report.durationMs as number) < 15_000);
+  }, T);
+
+  it("waitUntil work keeps the shutdown open until it is done", async () => {
+    const f = await start({ deadline: 20_000 });
+    const r = await request(f.port, "/background?ms=500");
+    assert.equal(r.body, "queued");
+    await shutdown(f);
+    const report = await f.waitFor("report");
+    const doneAt = f.events.findIndex((e) => e.event === "background-done");
+    const reportAt = f.events.findIndex((e) => e.event === "report");
+    assert.ok(doneAt >= 0 && doneAt < reportAt, "background work finished before close");
+    assert.equal(report.graceful, true);
+  }, T);
+});
