@@ -1,0 +1,98 @@
+// Real signals to a real server process: what drains, what hammers, and how the process exits.
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "vitest";
+import { type Fixture, startFixture } from "./_helpers/fixture.ts";
+import { RawConnection, request } from "./_helpers/raw-http.ts";
+
+const T = 30_000;
+let fixture: Fixture | undefined;
+afterEach(() => {
+  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
+  fixture = undefined;
+});
+async function start(options: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+  fixture = await startFixture(options, undefined, env);
+  return fixture;
+}
+
+describe("signals on a real process", () => {
+  it("SIGTERM with nothing in flight drains and exits 0", async () => {
+    const f = await start({ deadline: 20_000 });
+    assert.equal((await request(f.port, "/")).body, "hello");
+    f.kill("SIGTERM");
+    assert.deepEqual(await f.exited, { code: 0, signal: null });
+    const report = f.events.find((e) => e.event === "report")!;
+    assert.equal(report.reason, "SIGTERM");
+    assert.equal(report.graceful, true);
+    assert.match(f.stderr(), /draining \(SIGTERM\)/);
+  }, T);
+
+  it("SIGINT lets the in-flight request finish, then exits 0", async () => {
+    const f = await start({ deadline: 20_000 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/slow?ms=600");
+    await f.waitFor("handling");
+    f.kill("SIGINT");
+    const response = await conn.response();
+    assert.equal(response.body, "slow 600 done");
+    assert.equal(response.headers.connection, "close");
+    assert.deepEqual(await f.exited, { code: 0, signal: null });
+  }, T);
+
+  it("exits 1 when the deadline cut a hanging request", async () => {
+    const f = await start({ deadline: 300 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/hang");
+    await f.waitFor("handling");
+    f.kill("SIGTERM");
+    assert.deepEqual(await f.exited, { code: 1, signal: null });
+    const report = f.events.find((e) => e.event === "report")!;
+    assert.equal(report.graceful, false);
+    assert.ok((report.forced as number) >= 1);
+    await conn.closed;
+  }, T);
+
+  it("a second SIGTERM hammers: exit 1 long before the deadline", async () => {
+    const f = await start({ deadline: 20_000 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/hang");
+    await f.waitFor("handling");
+    f.kill("SIGTERM");
+    await f.waitFor("state", (e) => e.state === "draining");
+    f.kill("SIGTERM");
+    assert.deepEqual(await f.exited, { code: 1, signal: null });
+    const report = f.events.find((e) => e.event === "report")!;
+    assert.equal(report.graceful, false);
+    assert.ok((report.durationMs as number) < 10_000, `hammered, not deadline (${report.durationMs} ms)`);
+    assert.match(f.stderr(), /SIGTERM while draining: hammering/);
+  }, T);
+
+  it("SIGUSR2 hammers at once", async () => {
+    const f = await start({ deadline: 20_000 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/hang");
+    await f.waitFor("handling");
+    f.kill("SIGUSR2");
+    assert.deepEqual(await f.exited, { code: 1, signal: null });
+    const report = f.events.find((e) => e.event === "report")!;
+    assert.equal(report.reason, "SIGUSR2");
+    assert.ok((report.durationMs as number) < 10_000);
+  }, T);
+
+  it("signals: false leaves the default signal death", async () => {
+    const f = await start({ signals: false });
+    f.kill("SIGTERM");
+    assert.deepEqual(await f.exited, { code: null, signal: "SIGTERM" });
+    assert.equal(f.events.some((e) => e.event === "state"), false, "no drain happened");
+  }, T);
+
+  it("exit: false drains on SIGTERM without exiting, then restores default death", async () => {
+    const f = await start({ exit: false }, { GS_KEEPALIVE: "1" });
+    f.kill("SIGTERM");
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+    assert.equal(f.child.exitCode, null, "still running after the drain");
+    f.kill("SIGTERM");
+    assert.deepEqual(await f.exited, { code: null, signal: "SIGTERM" }, "handlers were removed once closed");
+  }, T);
+});
