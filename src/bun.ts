@@ -49,8 +49,19 @@ export function startBunServer(options: ResolvedServeOptions, server: Server): T
   });
   let bunServer: BunServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
+  const inherited = options.inherited;
+  if (inherited?.mode === "fd") {
+    server.logger.warn("Bun.serve cannot listen on an inherited socket (systemd socket activation); binding instead");
+  }
+  const port = inherited?.mode === "reuseport" ? inherited.port : options.port;
   try {
-    bunServer = bun().serve({ port: options.port, hostname: options.hostname, fetch: wrapped.handler });
+    bunServer = bun().serve({
+      port,
+      hostname: options.hostname,
+      // reusePort lets a successor bind beside us during a restart.
+      ...(options.restart || inherited ? { reusePort: true } : {}),
+      fetch: wrapped.handler,
+    });
     listening = Promise.resolve({ hostname: options.hostname, port: bunServer.port });
   } catch (error) {
     listening = Promise.reject(error);
@@ -58,6 +69,7 @@ export function startBunServer(options: ResolvedServeOptions, server: Server): T
   let drained: Promise<void> | undefined;
   return {
     listening,
+    handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
     inFlight: () => bunServer?.pendingRequests ?? 0,
     drain() {
       drained ??= bunServer ? bunServer.stop() : Promise.resolve();

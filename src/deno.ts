@@ -32,6 +32,8 @@ interface DenoNamespace {
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   addSignalListener(signal: string, listener: () => void): void;
+  /** Present only with --unstable-net, which `reusePort` needs as well. */
+  listenDatagram?: unknown;
   removeSignalListener(signal: string, listener: () => void): void;
   exit(code: number): never;
 }
@@ -80,9 +82,15 @@ export function startDenoServer(options: ResolvedServeOptions, server: Server): 
   });
   let httpServer: DenoHttpServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
+  const inherited = options.inherited;
+  if (inherited?.mode === "fd") {
+    server.logger.warn("Deno.serve cannot listen on an inherited socket (systemd socket activation); binding instead");
+  }
+  const port = inherited?.mode === "reuseport" ? inherited.port : options.port;
   try {
     httpServer = deno().serve(
-      { port: options.port, hostname: options.hostname, onListen: () => {} },
+      // reusePort lets a successor bind beside us during a restart.
+      { port, hostname: options.hostname, onListen: () => {}, ...(options.restart || inherited ? { reusePort: true } : {}) },
       wrapped.handler,
     );
     listening = Promise.resolve({ hostname: options.hostname, port: httpServer.addr.port });
@@ -92,6 +100,7 @@ export function startDenoServer(options: ResolvedServeOptions, server: Server): 
   let drained: Promise<void> | undefined;
   return {
     listening,
+    handoff: () => ({ handoff: { mode: "reuseport", port: httpServer!.addr.port, hostname: options.hostname } }),
     inFlight: wrapped.inFlight,
     drain() {
       drained ??= httpServer ? httpServer.shutdown() : Promise.resolve();
@@ -115,5 +124,15 @@ export function startDenoServer(options: ResolvedServeOptions, server: Server): 
  * ```
  */
 export function serve(options: ServeOptions): Server {
-  return createServer(options, startDenoServer, denoSignals);
+  return createServer(options, startDenoServer, denoSignals, checkDenoOptions);
+}
+
+/** Deno exits with code 70, uncatchably, when `reusePort` is used without --unstable-net: say so first. */
+function checkDenoOptions(options: ResolvedServeOptions): void {
+  if (options.restart && typeof deno().listenDatagram !== "function") {
+    throw new Error(
+      'graceful-serve: serve({ restart }) on Deno needs the --unstable-net flag (or "unstable": ["net"] in deno.json) ' +
+        "for reusePort; without it Deno exits with code 70",
+    );
+  }
 }

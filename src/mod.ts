@@ -27,7 +27,8 @@ import { detectRuntime } from "./runtime.ts";
 import type { Server } from "./server.ts";
 
 export * from "./core.ts";
-export type { ListenAddress, Server } from "./server.ts";
+export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
+export type { RestartOptions, RestartResult } from "./restart.ts";
 
 const runtime = detectRuntime();
 

@@ -206,11 +206,14 @@ export function startNodeServer(options: ResolvedServeOptions, server: Server): 
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     httpServer.once("error", onError);
-    httpServer.listen({ port: options.port, host: options.hostname }, () => {
+    const inherited = options.inherited;
+    const onListening = () => {
       httpServer.off("error", onError);
       const address = httpServer.address() as net.AddressInfo;
-      resolve({ hostname: options.hostname, port: address.port });
-    });
+      resolve({ hostname: inherited ? address.address : options.hostname, port: address.port });
+    };
+    if (inherited?.mode === "fd") httpServer.listen({ fd: inherited.fd! }, onListening);
+    else httpServer.listen({ port: inherited?.port ?? options.port, host: options.hostname }, onListening);
   });
 
   let closed: Promise<void> | undefined;
@@ -220,6 +223,12 @@ export function startNodeServer(options: ResolvedServeOptions, server: Server): 
 
   return {
     listening,
+    handoff() {
+      const address = httpServer.address() as net.AddressInfo;
+      // The listening socket itself goes to the successor: it is never closed, so nothing queued on it is lost.
+      const handle = (httpServer as unknown as { _handle: unknown })._handle;
+      return { socket: handle, handoff: { mode: "fd", port: address.port, hostname: address.address } };
+    },
     inFlight() {
       let n = 0;
       for (const { socket } of connections()?.all() ?? []) if (!isIdle(socket)) n++;

@@ -5,6 +5,7 @@
 
 import { checkMilliseconds, type LifecycleOptions } from "./lifecycle.ts";
 import { resolveLogger } from "./logger.ts";
+import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "./restart.ts";
 
 /** Where a request came from, when the runtime knows. */
 export interface RemoteAddr {
@@ -45,6 +46,12 @@ export interface ServeOptions extends LifecycleOptions {
   connectionGrace?: number;
   /** Turns an error thrown by `fetch` into a response. Default: log it and answer 500. */
   onError?: (error: unknown, request: Request) => Response | Promise<Response>;
+  /**
+   * Zero-downtime restart on SIGHUP or `server.restart()`: a successor (this same command line)
+   * takes over the port, and this process drains once it is ready. Off by default, because a closing
+   * terminal sends SIGHUP too. On Deno it needs `--unstable-net` (for `reusePort`).
+   */
+  restart?: boolean | RestartOptions;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -54,6 +61,9 @@ export interface ResolvedServeOptions extends ServeOptions {
   signals: boolean;
   exit: boolean;
   connectionGrace: number;
+  restart: ResolvedRestart | undefined;
+  /** A socket inherited from a restarting parent or systemd, instead of binding. */
+  inherited: Handoff | undefined;
 }
 
 /** Default port, as Deno.serve. */
@@ -106,6 +116,8 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     port,
     hostname,
     connectionGrace,
+    restart: resolveRestart(options.restart),
+    inherited: undefined,
     signals: checkBoolean("signals", options.signals, true),
     exit: checkBoolean("exit", options.exit, true),
   };

@@ -1,11 +1,22 @@
 /**
- * The server object `serve()` returns on every runtime: a {@link Lifecycle} that also listens.
+ * The server object `serve()` returns on every runtime: a {@link Lifecycle} that also listens,
+ * and restarts when asked.
  * @module
  */
 
 import { Lifecycle, type Drainable } from "./lifecycle.ts";
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions, serverUrl } from "./options.ts";
-import { installSignalHandlers, type SignalPlatform } from "./signals.ts";
+import {
+  type Handoff,
+  notifyReady,
+  ownCommand,
+  removePidFile,
+  type RestartResult,
+  startSuccessor,
+  takeInheritedSocket,
+  writePidFile,
+} from "./restart.ts";
+import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "./signals.ts";
 
 /** Where the server ended up listening. */
 export interface ListenAddress {
@@ -19,6 +30,8 @@ export interface ListenAddress {
 export interface Transport extends Drainable {
   /** Resolves once listening; rejects when binding failed. */
   readonly listening: Promise<ListenAddress>;
+  /** What a successor needs to take the socket over: the socket to pass as fd 3, or a reusePort bind. */
+  handoff(): { socket?: unknown; handoff: Handoff };
 }
 
 /** Starts a runtime's server for `serve()`. */
@@ -27,8 +40,24 @@ export type StartServer = (options: ResolvedServeOptions, server: Server) => Tra
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ??
   (Symbol.for("nodejs.asyncDispose") as typeof Symbol.asyncDispose);
 
+/** Dispatched on the server when a restart finishes, either way. */
+export class RestartEvent extends Event {
+  /** The outcome. */
+  readonly result: RestartResult;
+  /** Creates the event. */
+  constructor(result: RestartResult) {
+    super("restart");
+    this.result = result;
+  }
+}
+
+function currentPid(): number {
+  const g = globalThis as { process?: { pid?: number }; Deno?: { pid?: number } };
+  return g.Deno?.pid ?? g.process?.pid ?? 0;
+}
+
 /**
- * A listening server with a graceful lifecycle. Dispatches `statechange` and `forced` events.
+ * A listening server with a graceful lifecycle. Dispatches `statechange`, `forced` and `restart` events.
  *
  * @example
  * ```ts
@@ -42,20 +71,32 @@ export class Server extends Lifecycle implements AsyncDisposable {
   #address: ListenAddress | undefined;
   #ready: Promise<this> | undefined;
   #transport: Transport | undefined;
+  readonly #options: ResolvedServeOptions;
+  readonly #platform: SignalPlatform;
+  #restarting: Promise<RestartResult> | undefined;
 
   /** @internal Use `serve()`. */
-  constructor(options: ResolvedServeOptions) {
+  constructor(options: ResolvedServeOptions, platform: SignalPlatform) {
     super(options);
+    this.#options = options;
+    this.#platform = platform;
   }
 
   /** @internal Connects the adapter's transport; called by `serve()`. */
   bind(transport: Transport): void {
     this.attach(transport);
     this.#transport = transport;
+    const pidFile = this.#options.restart?.pidFile;
     this.#ready = transport.listening.then(
       (address) => {
         this.#address = address;
-        this.logger.info(`listening on ${this.url} (pid ${pid()})`);
+        const inherited = this.#options.inherited;
+        this.logger.info(
+          `listening on ${this.url} (pid ${currentPid()}${inherited ? `, ${inherited.mode === "fd" ? "inherited socket" : "reusePort handoff"}` : ""})`,
+        );
+        // The successor takes the PID file before it tells its parent, so it always names a server.
+        if (pidFile) writePidFile(pidFile, currentPid());
+        notifyReady(inherited);
         return this;
       },
       (error) => {
@@ -67,6 +108,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
     );
     // Nobody may be awaiting ready(); the failure is logged and closes the server either way.
     this.#ready.catch(() => {});
+    if (pidFile) this.finished.then(() => removePidFile(pidFile, currentPid()));
   }
 
   /** Resolves with this server once it is listening; rejects when it could not bind. */
@@ -95,25 +137,67 @@ export class Server extends Lifecycle implements AsyncDisposable {
     return this.#transport?.inFlight() ?? 0;
   }
 
+  /**
+   * Starts a successor on the same port and, once it is ready, drains this server (then exits, when
+   * `exit` is on). A successor that fails leaves this server serving. One restart at a time: a call
+   * during a restart returns the restart already running. Needs `serve({ restart })`.
+   */
+  restart(): Promise<RestartResult> {
+    const options = this.#options.restart;
+    if (!options) return Promise.reject(new Error("graceful-serve: restart is not enabled; pass serve({ restart: true })"));
+    if (this.#restarting) {
+      this.logger.warn("restart already in progress; ignored");
+      return this.#restarting;
+    }
+    if (this.state !== "serving" || !this.#address || !this.#transport) {
+      return Promise.resolve({ ok: false, error: `cannot restart while ${this.#address ? this.state : "not listening"}` });
+    }
+    const { socket, handoff } = this.#transport.handoff();
+    const command = options.command ?? ownCommand();
+    this.logger.info(`restart: starting successor (${handoff.mode === "fd" ? "socket passed as fd 3" : "reusePort"})`);
+    const run = startSuccessor({ command, socket, handoff, timeout: options.timeout, logger: this.logger }).then(
+      (result) => {
+        this.#restarting = undefined;
+        this.dispatchEvent(new RestartEvent(result));
+        if (!result.ok) {
+          this.logger.warn(`restart failed: ${result.error}; still serving`);
+          return result;
+        }
+        this.logger.info(`restart: successor pid ${result.pid} is ready; draining`);
+        this.shutdown({ reason: "restart" }).then((report) => {
+          if (this.#options.exit) this.#platform.exit(exitCodeFor(report));
+        });
+        return result;
+      },
+    );
+    this.#restarting = run;
+    return run;
+  }
+
   /** `await using server = serve(...)` drains on scope exit. */
   [asyncDispose](): Promise<void> {
     return this.shutdown().then(() => {});
   }
 }
 
-function pid(): number | string {
-  const g = globalThis as { process?: { pid?: number }; Deno?: { pid?: number } };
-  return g.Deno?.pid ?? g.process?.pid ?? "?";
-}
-
 /**
  * The runtime-independent body of every adapter's `serve()`: validate, start, wire signals.
  * @internal
  */
-export function createServer(options: ServeOptions, start: StartServer, signals: SignalPlatform): Server {
+export function createServer(
+  options: ServeOptions,
+  start: StartServer,
+  signals: SignalPlatform,
+  check?: (options: ResolvedServeOptions) => void,
+): Server {
   const resolved = resolveServeOptions(options);
-  const server = new Server(resolved);
+  check?.(resolved);
+  resolved.inherited = takeInheritedSocket(resolved.hostname, resolved.port);
+  const server = new Server(resolved, signals);
   server.bind(start(resolved, server));
-  if (resolved.signals) installSignalHandlers(server, signals, { exit: resolved.exit });
+  if (resolved.signals) {
+    const extra = resolved.restart ? { SIGHUP: () => void server.restart() } : undefined;
+    installSignalHandlers(server, signals, { exit: resolved.exit, extra });
+  }
   return server;
 }

@@ -46,11 +46,14 @@ export function installSignalHandlers(
       platform.exit(exitCodeFor(report));
     }
   };
+  let signalled = false;
   const drain = (signal: SignalName) => () => {
-    if (lifecycle.state === "serving") {
-      lifecycle.shutdown({ reason: signal }).then(finish);
+    if (!signalled) {
+      signalled = true;
+      // A drain already running (manual, or after a restart) is joined, not cut short.
+      (lifecycle.state === "serving" ? lifecycle.shutdown({ reason: signal }) : lifecycle.finished).then(finish);
     } else {
-      log.warn(`${signal} while ${lifecycle.state}: hammering`);
+      log.warn(`${signal} again while ${lifecycle.state}: hammering`);
       lifecycle.hammer(signal).then(finish);
     }
   };

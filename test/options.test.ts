@@ -84,3 +84,19 @@ describe("options", () => {
     await first.shutdown();
   });
 });
+
+describe("restart options", () => {
+  it("rejects bad restart options naming the option", () => {
+    throwsNaming(() => serve({ fetch, restart: { timeout: 0 } }), RangeError, "restart.timeout");
+    throwsNaming(() => serve({ fetch, restart: { timeout: -1 } }), RangeError, "restart.timeout");
+    throwsNaming(() => serve({ fetch, restart: { command: [] } }), RangeError, "restart.command");
+    throwsNaming(() => serve({ fetch, restart: { command: "node server.js" as never } }), TypeError, "restart.command");
+    throwsNaming(() => serve({ fetch, restart: { pidFile: "" } }), TypeError, "restart.pidFile");
+    throwsNaming(() => serve({ fetch, restart: "yes" as never }), TypeError, "restart");
+  });
+
+  it.skipIf(!("Deno" in globalThis))("on Deno without --unstable-net, restart throws before binding", () => {
+    // This suite runs without --unstable-net; reusePort there would exit the process with code 70.
+    assert.throws(() => serve({ fetch, port: 0, restart: true, logger: false, signals: false }), /--unstable-net/);
+  });
+});

@@ -64,7 +64,7 @@ describe("signals on a real process", () => {
     const report = f.events.find((e) => e.event === "report")!;
     assert.equal(report.graceful, false);
     assert.ok((report.durationMs as number) < 10_000, `hammered, not deadline (${report.durationMs} ms)`);
-    assert.match(f.stderr(), /SIGTERM while draining: hammering/);
+    assert.match(f.stderr(), /SIGTERM again while draining: hammering/);
   }, T);
 
   it("SIGUSR2 hammers at once", async () => {

@@ -10,7 +10,8 @@ export const runtime: "node" | "deno" | "bun" = g.Deno ? "deno" : g.Bun ? "bun" 
 
 /** Command line that runs `script` on the current runtime. */
 export function runtimeCommand(script: string): [string, string[]] {
-  if (g.Deno) return [g.Deno.execPath(), ["run", "-A", script]];
+  // --unstable-net: serve({ restart }) on Deno binds with reusePort, which needs it.
+  if (g.Deno) return [g.Deno.execPath(), ["run", "-A", "--unstable-net", script]];
   return [process.execPath, [script]];
 }
 
@@ -36,6 +37,8 @@ export interface Fixture {
   /** Resolves with the first event (past or future) named `name` that matches `where`. */
   waitFor(name: string, where?: (e: FixtureEvent) => boolean): Promise<FixtureEvent>;
   exited: Promise<Exit>;
+  /** Resolves when every process writing to the fixture's stdout (restart successors too) is gone. */
+  allGone: Promise<void>;
   stderr(): string;
   kill(signal: NodeJS.Signals): void;
 }
@@ -71,9 +74,10 @@ export async function startFixture(
     waiters = [];
     for (const f of w) f();
   });
+  const allGone = new Promise<void>((resolve) => child.stdout!.once("end", () => resolve()));
   const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let gone = false;
-  exited.then(() => {
+  allGone.then(() => {
     gone = true;
     const w = waiters;
     waiters = [];
@@ -100,6 +104,7 @@ export async function startFixture(
     events,
     waitFor,
     exited,
+    allGone,
     stderr: () => stderr,
     // process.kill, not child.kill: under Deno 2.9 child.kill() makes the exit event report the
     // signal even when the child handled it and exited with a code.
