@@ -37,7 +37,7 @@ function bun(): BunNamespace {
 }
 
 /** Starts `Bun.serve` for `serve()`. @internal */
-export function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
+function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
   const wrapped = wrapFetch<[BunServer]>(options, server, {
     info: (request, bunServer): ServeInfo => ({
       get remoteAddr() {

@@ -70,7 +70,7 @@ function streamDetector(): (response: Response) => boolean {
 }
 
 /** Starts `Deno.serve` for `serve()`. @internal */
-export function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
+function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
     info: (_request, info): ServeInfo => ({
       get remoteAddr() {

@@ -144,7 +144,7 @@ function failure(error: unknown, server: Server): Response {
 }
 
 /** Starts `node:http` for `serve()`. @internal */
-export function startNodeServer(options: ResolvedServeOptions, server: Server): Transport {
+function startNodeServer(options: ResolvedServeOptions, server: Server): Transport {
   const { fetch, onError } = options;
 
   class Info implements ServeInfo {

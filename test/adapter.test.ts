@@ -89,7 +89,7 @@ describe("adapter", () => {
   it("turns a throwing handler into a 500 and keeps serving", async () => {
     const r = await request(f.port, "/throw");
     assert.equal(r.status, 500);
-    assert.match(f.stderr(), /boom/);
+    await f.waitForStderr(/fetch handler failed: Error: boom/);
     assert.equal((await request(f.port, "/")).body, "hello");
   }, T);
 

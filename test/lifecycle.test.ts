@@ -61,13 +61,13 @@ describe("lifecycle", () => {
     assert.equal(await lifecycle.finished, report);
   });
 
-  it("returns the same promise to every shutdown() call", () => {
+  it("returns the same promise to every shutdown() call", async () => {
     const lifecycle = createLifecycle(silent);
     lifecycle.attach(fakeTransport().transport);
     const a = lifecycle.shutdown();
     const b = lifecycle.shutdown({ deadline: 1, reason: "other" });
     assert.equal(a, b);
-    return lifecycle.hammer();
+    await lifecycle.hammer();
   });
 
   it("force-closes at the deadline and reports what was cut", async () => {

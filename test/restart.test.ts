@@ -101,7 +101,7 @@ describe("restart", () => {
     assert.equal(failed.ok, false);
     assert.match(String(failed.error), /exited \(code 3\) before it was ready/);
     assert.equal((await request(f.port, "/pid")).body, String(f.pid));
-    assert.match(f.stderr(), /restart failed: .*still serving/);
+    await f.waitForStderr(/restart failed: .*still serving/);
     // A later SIGHUP may retry; here it fails the same way, and the server still serves.
     f.kill("SIGHUP");
     await f.waitFor("restart", (e) => e !== failed);
@@ -125,13 +125,10 @@ describe("restart", () => {
   it("SIGHUP during a restart is logged and ignored", async () => {
     const f = await start({ restart: true }, { GS_SUCCESSOR: "slow" });
     f.kill("SIGHUP");
-    await new Promise<void>((resolve) => {
-      const check = () => (/restart: starting successor/.test(f.stderr()) ? resolve() : f.child.stderr!.once("data", check));
-      check();
-    });
+    await f.waitForStderr(/restart: starting successor/);
     f.kill("SIGHUP");
     const successor = await readyPid(f, 1);
-    assert.match(f.stderr(), /restart already in progress; ignored/);
+    await f.waitForStderr(/restart already in progress; ignored/);
     assert.deepEqual(await f.exited, { code: 0, signal: null });
     assert.equal(f.events.filter((e) => e.event === "restart").length, 1, "one restart ran");
     process.kill(successor, "SIGTERM");

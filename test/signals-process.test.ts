@@ -24,7 +24,7 @@ describe("signals on a real process", () => {
     const report = f.events.find((e) => e.event === "report")!;
     assert.equal(report.reason, "SIGTERM");
     assert.equal(report.graceful, true);
-    assert.match(f.stderr(), /draining \(SIGTERM\)/);
+    await f.waitForStderr(/draining \(SIGTERM\)/);
   }, T);
 
   it("SIGINT lets the in-flight request finish, then exits 0", async () => {
@@ -64,7 +64,7 @@ describe("signals on a real process", () => {
     const report = f.events.find((e) => e.event === "report")!;
     assert.equal(report.graceful, false);
     assert.ok((report.durationMs as number) < 10_000, `hammered, not deadline (${report.durationMs} ms)`);
-    assert.match(f.stderr(), /SIGTERM again while draining: hammering/);
+    await f.waitForStderr(/SIGTERM again while draining: hammering/);
   }, T);
 
   it("SIGUSR2 hammers at once", async () => {

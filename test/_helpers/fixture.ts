@@ -34,6 +34,8 @@ export interface Fixture {
   url: string;
   pid: number;
   events: FixtureEvent[];
+  /** Resolves once stderr (so far or later) matches `pattern`. */
+  waitForStderr(pattern: RegExp): Promise<void>;
   /** Resolves with the first event (past or future) named `name` that matches `where`. */
   waitFor(name: string, where?: (e: FixtureEvent) => boolean): Promise<FixtureEvent>;
   exited: Promise<Exit>;
@@ -105,6 +107,15 @@ export async function startFixture(
     waitFor,
     exited,
     allGone,
+    waitForStderr: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(stderr)) return resolve();
+          if (gone) return reject(new Error(`fixture exited before stderr matched ${pattern}; stderr:\n${stderr}`));
+          child.stderr!.once("data", () => queueMicrotask(check));
+        };
+        check();
+      }),
     stderr: () => stderr,
     // process.kill, not child.kill: under Deno 2.9 child.kill() makes the exit event report the
     // signal even when the child handled it and exited with a code.
