@@ -7,6 +7,7 @@ export default defineConfig({
     node: "src/node.ts",
     deno: "src/deno.ts",
     bun: "src/bun.ts",
+    cli: "src/cli.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -84,7 +84,7 @@ export interface Handoff {
   hostname: string;
   /** Where to write the readiness line; absent for socket activation. */
   readyFd?: number;
-  /** The parent's PID: a handoff meant for another process is ignored. */
+  /** The PID of the process that handed the socket over (for logs). */
   ppid?: number;
 }
 
@@ -104,8 +104,9 @@ export function takeInheritedSocket(hostname: string, port: number): Handoff | u
   if (raw !== undefined) {
     delete env[HANDOFF_ENV];
     try {
-      const handoff = JSON.parse(raw) as Handoff;
-      if (handoff.ppid === process.ppid) return handoff;
+      // Not checked against our parent's PID: a worker started through a wrapper (`sh -c`, `npm start`)
+      // still inherits fd 3. The variable is removed here, so our own children never see it.
+      return JSON.parse(raw) as Handoff;
     } catch {
       // Not ours to read; bind normally.
     }
