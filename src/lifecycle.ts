@@ -46,6 +46,12 @@ export interface LifecycleOptions {
   deadline?: number;
   /** Where transition lines go: any object with `info`/`warn`/`error`, or `false` for silence. */
   logger?: Logger | false;
+  /**
+   * Milliseconds to keep accepting and serving after draining begins (readiness already answers 503),
+   * so load balancers deregister the instance before it stops accepting. Counts against the deadline.
+   * Default 0.
+   */
+  drainDelay?: number;
 }
 
 /** Options for a single {@link Lifecycle.shutdown} call. */
@@ -55,6 +61,9 @@ export interface ShutdownOptions {
   /** Recorded in the report and the log line. Default `"manual"`. */
   reason?: string;
 }
+
+/** Default time a shutdown hook may take. */
+export const DEFAULT_HOOK_TIMEOUT = 5_000;
 
 /** Default shutdown deadline: short enough to fit inside Docker's 10 s and Deno Deploy's 5 s grace. */
 export const DEFAULT_DEADLINE = 5_000;
@@ -106,6 +115,9 @@ export class Lifecycle extends EventTarget {
   #forceNow: ((reason: string) => void) | undefined;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #errors: unknown[] = [];
+  readonly #drainDelay: number;
+  readonly #shutdownHooks: Array<{ fn: (reason: string) => unknown; name: string; timeout: number }> = [];
+  readonly #drainHooks: Array<(reason: string) => unknown> = [];
 
   /** Settles with the report once the lifecycle is `closed`, however the shutdown started. */
   readonly finished: Promise<ShutdownReport>;
@@ -114,6 +126,12 @@ export class Lifecycle extends EventTarget {
   constructor(options: LifecycleOptions = {}) {
     super();
     this.#deadline = options.deadline === undefined ? DEFAULT_DEADLINE : checkMilliseconds("deadline", options.deadline);
+    this.#drainDelay = options.drainDelay === undefined ? 0 : checkMilliseconds("drainDelay", options.drainDelay);
+    if (this.#drainDelay > this.#deadline) {
+      throw new RangeError(
+        `graceful-serve: option "drainDelay" (${this.#drainDelay} ms) must not exceed "deadline" (${this.#deadline} ms): the deadline counts from the signal and covers the delay`,
+      );
+    }
     this.#log = resolveLogger(options.logger);
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
@@ -190,10 +208,29 @@ export class Lifecycle extends EventTarget {
   async #shutdown(reason: string, deadline: number): Promise<ShutdownReport> {
     const started = Date.now();
     const drainable = this.#drainable;
+    const delay = Math.min(this.#drainDelay, deadline);
     this.#setState("draining");
     this.#abort.abort(new DOMException(`graceful-serve: draining (${reason})`, "AbortError"));
+    for (const hook of this.#drainHooks) this.waitUntil(Promise.resolve().then(() => hook(reason)));
     const inFlight = (drainable?.inFlight() ?? 0) + this.#tasks.size;
-    this.#log.info(`draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms`);
+    this.#log.info(
+      `draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms` + (delay ? `, accepting for ${delay} ms more` : ""),
+    );
+
+    // The drain proper: after the drain delay (the listener stays open meanwhile, so load balancers
+    // that saw readiness fail can stop sending), or at once when cut.
+    let drained: Promise<void> | undefined;
+    let endDelay: () => void = () => {};
+    const startDrain = () => {
+      endDelay();
+      drained ??= (async () => {
+        if (drainable) await drainable.drain();
+        while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+      })().catch((error) => {
+        this.#errors.push(error);
+      });
+      return drained;
+    };
 
     let forced = 0;
     let cut: (why: string) => void = () => {};
@@ -204,6 +241,7 @@ export class Lifecycle extends EventTarget {
         forced = (drainable?.inFlight() ?? 0) + this.#tasks.size;
         this.#log.warn(`${why}: force-closing ${forced} open after ${Date.now() - started} ms`);
         this.dispatchEvent(new CustomEvent("forced", { detail: { reason: why, forced } }));
+        void startDrain();
         Promise.resolve()
           .then(() => drainable?.forceClose())
           .catch((error) => this.#errors.push(error))
@@ -211,21 +249,25 @@ export class Lifecycle extends EventTarget {
       };
     });
     this.#forceNow = cut;
-    // One timer per shutdown, never per request.
+    // One timer per shutdown (two with a drain delay), never per request.
     const timer = setTimeout(() => cut("deadline"), deadline);
+    const draining = delay > 0
+      ? new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        endDelay = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      }).then(startDrain)
+      : startDrain(); // synchronously: the listener closes before shutdown() returns
 
-    const drained = (async () => {
-      if (drainable) await drainable.drain();
-      while (this.#tasks.size > 0) await Promise.all(this.#tasks);
-    })().catch((error) => {
-      this.#errors.push(error);
-    });
-    await Promise.race([drained, forcedPromise]);
+    await Promise.race([draining, forcedPromise]);
     // After a cut the transport must settle; hanging work past that is not waited for.
     if (this.#forceNow === undefined) await Promise.race([drained, Promise.resolve()]);
     clearTimeout(timer);
     this.#forceNow = undefined;
 
+    await this.#runShutdownHooks(reason);
     const report: ShutdownReport = {
       reason,
       graceful: forced === 0,
@@ -241,6 +283,57 @@ export class Lifecycle extends EventTarget {
     );
     this.#resolveFinished(report);
     return report;
+  }
+
+  /** Shutdown hooks, last registered first, each bounded by its own timeout; failures are recorded. */
+  async #runShutdownHooks(reason: string): Promise<void> {
+    for (const { fn, name, timeout } of [...this.#shutdownHooks].reverse()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`shutdown hook "${name}" timed out after ${timeout} ms`)), timeout);
+      });
+      try {
+        await Promise.race([Promise.resolve().then(() => fn(reason)), timedOut]);
+      } catch (error) {
+        const wrapped = error instanceof Error && error.message.startsWith("shutdown hook") ? error : new Error(
+          `shutdown hook "${name}" failed: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+        this.#errors.push(wrapped);
+        this.#log.error(wrapped.message);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /**
+   * Registers cleanup to run after the drain (listener closed, in-flight work done or cut), in reverse
+   * order of registration — close what was opened last first, like `defer`. A hook that throws or
+   * outlives its `timeout` (default 5000 ms) is recorded in `report.errors` (exit code 1) and the
+   * others still run. Returns a function that unregisters it.
+   *
+   * @example
+   * ```ts
+   * server.onShutdown(() => db.end(), { name: "postgres", timeout: 2000 });
+   * ```
+   */
+  onShutdown(fn: (reason: string) => unknown, options: { name?: string; timeout?: number } = {}): () => void {
+    if (typeof fn !== "function") throw new TypeError("graceful-serve: onShutdown() needs a function");
+    const timeout = options.timeout === undefined ? DEFAULT_HOOK_TIMEOUT : checkMilliseconds("timeout", options.timeout);
+    const hook = { fn, name: options.name ?? (fn.name || `hook ${this.#shutdownHooks.length + 1}`), timeout };
+    this.#shutdownHooks.push(hook);
+    return () => void this.#shutdownHooks.splice(this.#shutdownHooks.indexOf(hook) >>> 0, 1);
+  }
+
+  /**
+   * Registers work to start the moment draining begins (deregistering from service discovery, telling
+   * workers to stop). It counts as in-flight work: the shutdown waits for it, up to the deadline.
+   */
+  onDrain(fn: (reason: string) => unknown): () => void {
+    if (typeof fn !== "function") throw new TypeError("graceful-serve: onDrain() needs a function");
+    this.#drainHooks.push(fn);
+    return () => void this.#drainHooks.splice(this.#drainHooks.indexOf(fn) >>> 0, 1);
   }
 
   #setState(state: LifecycleState): void {

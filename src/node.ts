@@ -12,7 +12,7 @@ import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { FastResponse, takeRecorded } from "./fast-response.ts";
 import { NodeRequest } from "./node-request.ts";
-import type { FetchHandler, ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts";
+import { type FetchHandler, healthAnswer, isHealthTarget, type ResolvedServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
 import { processSignals } from "./process-signals.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 
@@ -176,7 +176,18 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
       .then((r) => respond(res, r), (e) => respond(res, failure(e, server)));
   };
 
+  const healthPath = options.healthPath;
+  const health = (res: http.ServerResponse) => {
+    const serving = server.state === "serving";
+    const { status, body } = healthAnswer(serving);
+    const headers = ["content-type", TEXT_PLAIN, "content-length", String(body.length), "cache-control", "no-store"];
+    if (!serving) headers.push("connection", "close");
+    res.writeHead(status, headers);
+    res.end(body);
+  };
+
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (healthPath !== undefined && isHealthTarget(req.url ?? "", healthPath)) return health(res);
     const request = new NodeRequest(req, res) as unknown as Request;
     let result: ReturnType<FetchHandler>;
     try {

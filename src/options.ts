@@ -52,6 +52,11 @@ export interface ServeOptions extends LifecycleOptions {
    * terminal sends SIGHUP too. On Deno it needs `--unstable-net` (for `reusePort`).
    */
   restart?: boolean | RestartOptions;
+  /**
+   * Path of a readiness endpoint answered before `fetch` sees the request: 200 `ok` while serving,
+   * 503 `draining` (with `Connection: close`) from the moment draining begins. HEAD works too.
+   */
+  healthPath?: string;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -107,6 +112,9 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
   const connectionGrace = options.connectionGrace === undefined
     ? DEFAULT_CONNECTION_GRACE
     : checkMilliseconds("connectionGrace", options.connectionGrace);
+  if (options.healthPath !== undefined && (typeof options.healthPath !== "string" || !options.healthPath.startsWith("/"))) {
+    throw new TypeError('graceful-serve: option "healthPath" must be a path starting with "/", e.g. "/healthz"');
+  }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError('graceful-serve: option "onError" must be a function');
   }
@@ -130,4 +138,14 @@ export function serverUrl(hostname: string, port: number): string {
   else if (host === "::" || host === "[::]") host = "[::1]";
   else if (host.includes(":") && !host.startsWith("[")) host = `[${host}]`;
   return `http://${host}:${port}/`;
+}
+
+/** Whether `path` (a request target like `/healthz?x=1`) names `healthPath`. @internal */
+export function isHealthTarget(target: string, healthPath: string): boolean {
+  return target === healthPath || (target.startsWith(healthPath) && target.charCodeAt(healthPath.length) === 63 /* ? */);
+}
+
+/** The readiness answer: 200 while serving, 503 once draining. @internal */
+export function healthAnswer(serving: boolean): { status: number; body: string } {
+  return serving ? { status: 200, body: "ok\n" } : { status: 503, body: "draining\n" };
 }

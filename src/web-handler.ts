@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { FetchHandler, ResolvedServeOptions, ServeInfo } from "./options.ts";
+import { type FetchHandler, healthAnswer, isHealthTarget, type ResolvedServeOptions, type ServeInfo } from "./options.ts";
 import type { Server } from "./server.ts";
 
 /** A fetch wrapper plus what it tracks for the deadline. @internal */
@@ -115,7 +115,19 @@ export function wrapFetch<Args extends unknown[]>(
       .then(finish, (e) => finish(failure(e, server)));
   };
 
+  const healthPath = options.healthPath;
+  /** The request target (path + query) of an absolute URL, without parsing it. */
+  const target = (url: string) => url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  const health = () => {
+    const serving = server.state === "serving";
+    const { status, body } = healthAnswer(serving);
+    const headers: Record<string, string> = { "content-type": "text/plain;charset=UTF-8", "cache-control": "no-store" };
+    if (!serving) headers.connection = "close";
+    return new Response(body, { status, headers });
+  };
+
   const handler = (request: Request, ...rest: Args): Response | Promise<Response> => {
+    if (healthPath !== undefined && isHealthTarget(target(request.url), healthPath)) return health();
     let result: Response | Promise<Response>;
     try {
       result = fetch(request, wrap.info(request, ...rest));

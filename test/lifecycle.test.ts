@@ -189,3 +189,91 @@ describe("lifecycle", () => {
     assert.throws(() => lifecycle.attach(fakeTransport().transport), /already attached/);
   });
 });
+
+describe("drain delay and hooks", () => {
+  it("with a drain delay, drain() starts only after it, while the state is already draining", async () => {
+    const lifecycle = createLifecycle({ ...silent, deadline: 60_000, drainDelay: 150 });
+    const { transport, calls, finishDrain } = fakeTransport();
+    lifecycle.attach(transport);
+    const order: string[] = [];
+    lifecycle.onDrain(() => void order.push("onDrain"));
+    const run = lifecycle.shutdown();
+    assert.equal(lifecycle.state, "draining");
+    assert.equal(lifecycle.signal.aborted, true);
+    assert.deepEqual(calls, [], "still accepting during the delay");
+    await new Promise<void>((resolve) => {
+      const original = transport.drain;
+      transport.drain = () => {
+        resolve();
+        return original();
+      };
+    });
+    assert.deepEqual(calls, ["drain"]);
+    finishDrain();
+    const report = await run;
+    assert.equal(report.graceful, true);
+    assert.deepEqual(order, ["onDrain"]);
+  });
+
+  it("a hammer during the drain delay skips it", async () => {
+    const lifecycle = createLifecycle({ ...silent, deadline: 60_000, drainDelay: 30_000 });
+    const { transport, calls } = fakeTransport(1);
+    lifecycle.attach(transport);
+    void lifecycle.shutdown();
+    const report = await lifecycle.hammer("SIGUSR2");
+    assert.deepEqual(calls, ["drain", "force:1"]);
+    assert.ok(report.durationMs < 30_000);
+  });
+
+  it("rejects a drain delay longer than the deadline", () => {
+    assert.throws(
+      () => createLifecycle({ deadline: 1000, drainDelay: 2000 }),
+      (e: unknown) => e instanceof RangeError && /"drainDelay"/.test(e.message) && /"deadline"/.test(e.message),
+    );
+    assert.throws(() => createLifecycle({ drainDelay: -1 }), RangeError);
+  });
+
+  it("runs shutdown hooks after the drain, last registered first, with the reason", async () => {
+    const lifecycle = createLifecycle(silent);
+    const { transport, finishDrain } = fakeTransport();
+    lifecycle.attach(transport);
+    const order: string[] = [];
+    lifecycle.onShutdown((reason) => void order.push(`db:${reason}`));
+    lifecycle.onShutdown(async () => {
+      await Promise.resolve();
+      order.push("cache");
+    });
+    const removed = lifecycle.onShutdown(() => void order.push("never"));
+    removed();
+    const run = lifecycle.shutdown({ reason: "SIGTERM" });
+    await Promise.resolve();
+    assert.deepEqual(order, [], "hooks wait for the drain");
+    finishDrain();
+    const report = await run;
+    assert.deepEqual(order, ["cache", "db:SIGTERM"]);
+    assert.deepEqual(report.errors, []);
+  });
+
+  it("a hook that throws or times out is reported and does not stop the others", async () => {
+    const lifecycle = createLifecycle(silent);
+    const order: string[] = [];
+    lifecycle.onShutdown(() => void order.push("first"), { name: "first" });
+    lifecycle.onShutdown(() => new Promise(() => {}), { name: "stuck", timeout: 20 });
+    lifecycle.onShutdown(() => {
+      throw new Error("broken");
+    }, { name: "thrower" });
+    const report = await lifecycle.shutdown();
+    assert.deepEqual(order, ["first"]);
+    assert.equal(report.errors.length, 2);
+    assert.match(String(report.errors[0]), /shutdown hook "thrower" failed: broken/);
+    assert.match(String(report.errors[1]), /shutdown hook "stuck" timed out after 20 ms/);
+    assert.equal(report.graceful, true, "graceful speaks of requests; errors speak of hooks");
+  });
+
+  it("checks hook arguments", () => {
+    const lifecycle = createLifecycle(silent);
+    assert.throws(() => lifecycle.onShutdown(5 as never), TypeError);
+    assert.throws(() => lifecycle.onShutdown(() => {}, { timeout: -1 }), (e: unknown) => e instanceof RangeError && /"timeout"/.test(e.message));
+    assert.throws(() => lifecycle.onDrain("x" as never), TypeError);
+  });
+});

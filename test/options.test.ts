@@ -53,6 +53,8 @@ describe("options", () => {
     throwsNaming(() => serve({ fetch, exit: 1 as never }), TypeError, "exit");
     throwsNaming(() => serve({ fetch, logger: {} as never }), TypeError, "logger");
     throwsNaming(() => serve({ fetch, onError: 5 as never }), TypeError, "onError");
+    throwsNaming(() => serve({ fetch, healthPath: "healthz" }), TypeError, "healthPath");
+    throwsNaming(() => serve({ fetch, drainDelay: 6_000, deadline: 5_000 }), RangeError, "drainDelay");
   });
 
   it("leaves nothing listening and no signal handler behind after a throw", async () => {
