@@ -29,6 +29,7 @@ import type { Server } from "./server.ts";
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
 export type { RestartOptions, RestartResult } from "./restart.ts";
+export { attach, type AttachableServer, type AttachOptions } from "./attach.ts";
 
 const runtime = detectRuntime();
 

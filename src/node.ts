@@ -14,6 +14,7 @@ import { FastResponse, takeRecorded } from "./fast-response.ts";
 import { NodeRequest } from "./node-request.ts";
 import { type FetchHandler, healthAnswer, isHealthTarget, type ResolvedServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
 import { processSignals } from "./process-signals.ts";
+import type { Drainable, Lifecycle } from "./lifecycle.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 
 export { FastResponse };
@@ -203,16 +204,7 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
   };
 
   const httpServer = http.createServer(listener);
-  // Streams whose headers went out before draining began: close their socket once they finish.
-  server.signal.addEventListener("abort", () => {
-    const list = internal<ConnectionList>(httpServer, "http.server.connections");
-    for (const { socket } of list?.all() ?? []) {
-      const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-      if (message && message.headersSent && !message.writableEnded) {
-        message.once("finish", () => socket.end());
-      }
-    }
-  }, { once: true });
+  const drainable = nodeDrainable(httpServer, server, { connectionGrace: options.connectionGrace, ownsResponses: true });
 
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
@@ -227,12 +219,8 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
     else httpServer.listen({ port: inherited?.port ?? options.port, host: options.hostname }, onListening);
   });
 
-  let closed: Promise<void> | undefined;
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
-
-  const connections = () => internal<ConnectionList>(httpServer, "http.server.connections");
-
   return {
+    ...drainable,
     listening,
     handoff() {
       const address = httpServer.address() as net.AddressInfo;
@@ -240,6 +228,44 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
       const handle = (httpServer as unknown as { _handle: unknown })._handle;
       return { socket: handle, handoff: { mode: "fd", port: address.port, hostname: address.address } };
     },
+  };
+}
+
+/**
+ * The drain of a `node:http` (or `https`) server, on Node's own connection list: `close()` stops
+ * accepting and closes idle keep-alive sockets, accepted-but-silent sockets get `connectionGrace`,
+ * responses made while draining say `Connection: close`, and the deadline closes everything.
+ * `ownsResponses: false` (attach) marks the user's responses through their headers instead.
+ * @internal
+ */
+export function nodeDrainable(
+  httpServer: http.Server,
+  lifecycle: Lifecycle,
+  options: { connectionGrace: number; ownsResponses: boolean },
+): Drainable {
+  const connections = () => internal<ConnectionList>(httpServer, "http.server.connections");
+  if (!options.ownsResponses) {
+    // The user's handler writes the responses: add the header before it runs, once draining.
+    httpServer.prependListener("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (lifecycle.state !== "serving") res.setHeader("connection", "close");
+    });
+  }
+  lifecycle.signal.addEventListener("abort", () => {
+    for (const { socket } of connections()?.all() ?? []) {
+      const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+      if (!message || message.writableEnded) continue;
+      if (message.headersSent) {
+        // Headers went out before draining began (a stream): close the socket once it finishes.
+        message.once("finish", () => socket.end());
+      } else if (!options.ownsResponses) {
+        message.setHeader("connection", "close");
+      }
+    }
+  }, { once: true });
+
+  let closed: Promise<void> | undefined;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  return {
     inFlight() {
       let n = 0;
       for (const { socket } of connections()?.all() ?? []) if (!isIdle(socket)) n++;

@@ -1,0 +1,156 @@
+/**
+ * `attach()`: the graceful lifecycle for a server the user already has — an Express/Koa/Fastify
+ * `node:http` server, a Node HTTP/2 server, a `Deno.serve` server or a `Bun.serve` server.
+ * @module
+ */
+
+import type http from "node:http";
+import type { Http2Server, Http2Session } from "node:http2";
+import { checkMilliseconds, type Drainable, Lifecycle, type LifecycleOptions } from "./lifecycle.ts";
+import { nodeDrainable } from "./node.ts";
+import { DEFAULT_CONNECTION_GRACE } from "./options.ts";
+import { processSignals } from "./process-signals.ts";
+import { denoSignals } from "./deno.ts";
+import { detectRuntime } from "./runtime.ts";
+import { installSignalHandlers } from "./signals.ts";
+
+/** Options for {@link attach}. */
+export interface AttachOptions extends LifecycleOptions {
+  /** Install SIGINT/SIGTERM (drain; a second one hammers) and SIGUSR2 (hammer) handlers. Default `true`. */
+  signals?: boolean;
+  /** After a signal-driven shutdown, exit: 0 if graceful, 1 if work was cut. Default `true`. */
+  exit?: boolean;
+  /** Node http/https: ms an accepted-but-silent connection may still send its request. Default 1000. */
+  connectionGrace?: number;
+}
+
+/** The `Deno.serve` server surface used by attach. */
+interface DenoHttpServerLike {
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+}
+
+/** The `Bun.serve` server surface used by attach. */
+interface BunServerLike {
+  stop(closeActiveConnections?: boolean): Promise<void>;
+  readonly pendingRequests: number;
+}
+
+/** Any server {@link attach} understands. */
+export type AttachableServer = http.Server | Http2Server | DenoHttpServerLike | BunServerLike;
+
+function isNodeHttp(server: object): server is http.Server {
+  return typeof (server as http.Server).closeAllConnections === "function" &&
+    typeof (server as http.Server).listen === "function";
+}
+
+function isHttp2(server: object): server is Http2Server {
+  return typeof (server as Http2Server).listen === "function" && typeof (server as Http2Server).on === "function" &&
+    !("closeAllConnections" in server);
+}
+
+function isDeno(server: object): server is DenoHttpServerLike {
+  return typeof (server as DenoHttpServerLike).shutdown === "function" && "finished" in server;
+}
+
+function isBun(server: object): server is BunServerLike {
+  return typeof (server as BunServerLike).stop === "function" && "pendingRequests" in server;
+}
+
+/** HTTP/2: every session gets GOAWAY at the drain (finishing its open streams), and is destroyed at the deadline. */
+function http2Drainable(server: Http2Server): Drainable {
+  const sessions = new Set<Http2Session>();
+  server.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    inFlight: () => sessions.size,
+    drain() {
+      closed ??= new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        for (const session of sessions) session.close();
+      });
+      return closed;
+    },
+    forceClose() {
+      for (const session of sessions) session.destroy();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Gives a server you already created the same lifecycle `serve()` has: `state`, `signal`,
+ * `shutdown()`, hooks, the deadline and signal handling. Call it right after creating the server.
+ *
+ * What each runtime allows:
+ * - Node `http`/`https` (Express `app.listen()`, Koa, Fastify's `fastify.server`): everything — idle
+ *   keep-alive sockets close at once, responses while draining get `Connection: close`, the deadline
+ *   closes what is left, `inFlight` is counted from Node's own connection list.
+ * - Node HTTP/2: sessions get GOAWAY and finish their streams; destroyed at the deadline. Sessions
+ *   opened before `attach()` are not seen.
+ * - `Deno.serve`: `shutdown()` drains; the deadline cannot cut a Deno server you did not wrap (an open
+ *   stream holds it; see docs/runtimes.md), and `inFlight` is not known: 0 before the drain, 1 while
+ *   `shutdown()` is pending (so a cut still reports `graceful: false`).
+ * - `Bun.serve`: `stop()` drains, `stop(true)` at the deadline, `pendingRequests` is the count.
+ *
+ * @example
+ * ```ts
+ * import express from "express";
+ * import { attach } from "graceful-serve";
+ * const app = express();
+ * const lifecycle = attach(app.listen(3000), { deadline: 10_000 });
+ * lifecycle.onShutdown(() => pool.end(), { name: "db" });
+ * ```
+ * @throws {TypeError} when `server` is none of the above, or an option is wrongly typed.
+ */
+export function attach(server: AttachableServer, options: AttachOptions = {}): Lifecycle {
+  if (typeof server !== "object" || server === null) {
+    throw new TypeError('graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)');
+  }
+  for (const name of ["signals", "exit"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "boolean") {
+      throw new TypeError(`graceful-serve: option "${name}" must be a boolean, got ${typeof options[name]}`);
+    }
+  }
+  const connectionGrace = options.connectionGrace === undefined
+    ? DEFAULT_CONNECTION_GRACE
+    : checkMilliseconds("connectionGrace", options.connectionGrace);
+  const lifecycle = new Lifecycle(options);
+  let drainable: Drainable;
+  if (isNodeHttp(server)) {
+    drainable = nodeDrainable(server, lifecycle, { connectionGrace, ownsResponses: false });
+  } else if (isBun(server)) {
+    let stopped: Promise<void> | undefined;
+    drainable = {
+      inFlight: () => server.pendingRequests,
+      drain: () => (stopped ??= server.stop()),
+      forceClose: () => server.stop(true).then(() => stopped),
+    };
+  } else if (isDeno(server)) {
+    // Deno does not say what is in flight; while its shutdown() is pending, at least one thing is.
+    let state: "serving" | "draining" | "done" = "serving";
+    drainable = {
+      inFlight: () => (state === "draining" ? 1 : 0),
+      drain: () => {
+        state = "draining";
+        return server.shutdown().then(() => void (state = "done"));
+      },
+      forceClose: () => lifecycle.logger.warn("Deno.serve servers cannot be cut by attach(); use serve() for that"),
+    };
+  } else if (isHttp2(server)) {
+    drainable = http2Drainable(server);
+  } else {
+    throw new TypeError('graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)');
+  }
+  lifecycle.attach(drainable);
+  if (options.signals !== false) {
+    installSignalHandlers(lifecycle, detectRuntime() === "deno" ? denoSignals : processSignals, {
+      exit: options.exit !== false,
+    });
+  }
+  return lifecycle;
+}

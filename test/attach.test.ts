@@ -1,0 +1,59 @@
+// attach(): the lifecycle on a server the user built (Express on Node, Deno.serve, Bun.serve).
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, it } from "vitest";
+import { attach } from "../src/mod.ts";
+import { type Fixture, runtime, startFixture } from "./_helpers/fixture.ts";
+import { connectOutcome, RawConnection } from "./_helpers/raw-http.ts";
+
+const T = 30_000;
+const script = fileURLToPath(new URL("../runtimes/fixtures/attached.mjs", import.meta.url));
+let fixture: Fixture | undefined;
+afterEach(() => {
+  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
+  fixture = undefined;
+});
+
+describe("attach", () => {
+  it("SIGTERM drains the user's server: the in-flight request completes, idle keep-alive closes, exit 0", async () => {
+    const f = (fixture = await startFixture({}, script));
+    const idle = await RawConnection.open(f.port);
+    idle.send("/");
+    assert.equal((await idle.response()).body, "hello");
+    const conn = await RawConnection.open(f.port);
+    conn.send("/slow?ms=600");
+    await f.waitFor("handling");
+    f.kill("SIGTERM");
+    assert.equal(await idle.closed, "end", "idle keep-alive closed");
+    const response = await conn.response();
+    assert.equal(response.body, "slow done");
+    assert.equal(response.complete, true);
+    // Deno 2.9 and Bun 1.4 close the socket after it without saying so (docs/runtimes.md);
+    // on Node attach() adds the header to the user's response.
+    if (runtime === "node") assert.equal(response.headers.connection, "close");
+    assert.equal(await conn.closed, "end");
+    assert.deepEqual(await f.exited, { code: 0, signal: null });
+    assert.equal(await connectOutcome(f.port), "ECONNREFUSED");
+    const report = f.events.find((e) => e.event === "report")!;
+    assert.equal(report.graceful, true);
+    if (runtime !== "deno") assert.ok((report.inFlight as number) >= 1, "in-flight counted (not on Deno)");
+  }, T);
+
+  it("a hanging request is cut at the deadline: exit 1", async () => {
+    const f = (fixture = await startFixture({ deadline: 400 }, script));
+    const conn = await RawConnection.open(f.port);
+    conn.send("/hang");
+    await f.waitFor("handling");
+    f.kill("SIGTERM");
+    assert.deepEqual(await f.exited, { code: 1, signal: null });
+    const report = f.events.find((e) => e.event === "report")!;
+    assert.equal(report.graceful, false);
+    assert.ok((report.forced as number) >= 1);
+    await conn.closed;
+  }, T);
+
+  it("rejects what is not a server", () => {
+    assert.throws(() => attach({} as never), (e: unknown) => e instanceof TypeError && /attach\(\) needs a server/.test(e.message));
+    assert.throws(() => attach(null as never), TypeError);
+  });
+});
