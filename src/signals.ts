@@ -13,7 +13,7 @@ export type SignalName = "SIGINT" | "SIGTERM" | "SIGUSR2" | "SIGHUP";
 
 /** How an adapter maps signals and exit onto its runtime (`process.on`, `Deno.addSignalListener`). */
 export interface SignalPlatform {
-  /** Adds a listener; throws where the OS cannot deliver the signal (Windows: only SIGINT, SIGBREAK). */
+  /** Adds a listener; may throw where the platform cannot deliver the signal (Deno on Windows: SIGUSR2). */
   on(signal: SignalName, listener: () => void): void;
   /** Removes a listener added with `on`, restoring default signal death once none is left. */
   off(signal: SignalName, listener: () => void): void;
@@ -72,7 +72,7 @@ export function installSignalHandlers(
       platform.on(signal, listener);
       installed.push([signal, listener]);
     } catch {
-      // Windows delivers only SIGINT (and SIGBREAK); the rest cannot be listened to there.
+      // e.g. Deno on Windows refuses SIGUSR2 (docs/runtimes.md, Windows); the rest still work.
       log.warn(`${signal} is not supported on this platform; not handled`);
     }
   }
