@@ -57,7 +57,8 @@ export const denoSignals: SignalPlatform = {
  * turns a static body into a stream and costs Deno's fast path ~10% of its req/s. Deno keeps the inner
  * response under a `Symbol("response")`; when a future Deno moves it, fall back to the getter.
  */
-function streamDetector(): (response: Response) => boolean {
+/** @internal */
+export function streamDetector(): (response: Response) => boolean {
   const probe = new Response("");
   const key = Object.getOwnPropertySymbols(probe).find((s) => s.description === "response");
   const inner = key && (probe as unknown as Record<symbol, { body?: unknown }>)[key];

@@ -30,6 +30,7 @@ export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
 export type { RestartOptions, RestartResult } from "./restart.ts";
 export { attach, type AttachableServer, type AttachOptions } from "./attach.ts";
+export { EDGE_DEFAULT_DEADLINE, graceful, type GracefulHandler, type GracefulOptions } from "./edge.ts";
 
 const runtime = detectRuntime();
 

@@ -8,7 +8,7 @@
  */
 
 import { type FetchHandler, healthAnswer, isHealthTarget, type ResolvedServeOptions, type ServeInfo } from "./options.ts";
-import type { Server } from "./server.ts";
+import type { Lifecycle } from "./lifecycle.ts";
 
 /** A fetch wrapper plus what it tracks for the deadline. @internal */
 export interface WrappedFetch<Args extends unknown[]> {
@@ -30,6 +30,8 @@ export interface WrapOptions<Args extends unknown[]> {
    * `isStream` says whether a response body is a stream, as cheaply as the runtime allows.
    */
   trackForDeadline?: { isStream: (response: Response) => boolean };
+  /** Called when tracked work (unanswered requests and open streams) drops to none. */
+  onIdle?: () => void;
 }
 
 function closeHeader(response: Response): Response {
@@ -44,7 +46,7 @@ function closeHeader(response: Response): Response {
   }
 }
 
-function failure(error: unknown, server: Server): Response {
+function failure(error: unknown, server: Lifecycle): Response {
   server.logger.error(`fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   return new Response("Internal Server Error", { status: 500 });
 }
@@ -52,7 +54,7 @@ function failure(error: unknown, server: Server): Response {
 /** @internal */
 export function wrapFetch<Args extends unknown[]>(
   options: ResolvedServeOptions,
-  server: Server,
+  server: Lifecycle,
   wrap: WrapOptions<Args>,
 ): WrappedFetch<Args> {
   const fetch: FetchHandler = options.fetch;
@@ -65,12 +67,17 @@ export function wrapFetch<Args extends unknown[]>(
   // Settles only when the deadline cuts: unanswered requests are then answered with 503.
   const deadlineCut = tracking ? new Promise<undefined>((resolve) => (cutNow = resolve)) : undefined;
 
+  const idle = () => wrap.onIdle?.();
+  const untrack = (cut: () => void) => {
+    if (streams.delete(cut) && pending === 0 && streams.size === 0) idle();
+  };
+
   const track = (response: Response): Response => {
     if (!tracking!.isStream(response)) return response;
     const reader = response.body!.getReader();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const cut = () => {
-      streams.delete(cut);
+      untrack(cut);
       reader.cancel().catch(() => {});
       controller.error(new Error("graceful-serve: deadline reached"));
     };
@@ -81,17 +88,17 @@ export function wrapFetch<Args extends unknown[]>(
         reader.read().then(
           ({ done, value }) => {
             if (done) {
-              streams.delete(cut);
+              untrack(cut);
               c.close();
             } else c.enqueue(value);
           },
           (error) => {
-            streams.delete(cut);
+            untrack(cut);
             c.error(error);
           },
         ),
       cancel: (reason) => {
-        streams.delete(cut);
+        untrack(cut);
         return reader.cancel(reason);
       },
     }, { highWaterMark: 0 });
@@ -140,10 +147,12 @@ export function wrapFetch<Args extends unknown[]>(
     return Promise.race([result, deadlineCut]).then(
       (response) => {
         pending--;
+        if (pending === 0 && streams.size === 0) idle();
         return finish(response);
       },
       (error) => {
         pending--;
+        if (pending === 0 && streams.size === 0) idle();
         return recover(error, request);
       },
     );

@@ -1,0 +1,117 @@
+/**
+ * `graceful()`: the lifecycle for servers the platform owns — `deno serve`, Deno Deploy-style edges,
+ * Bun's `export default { fetch }`. There is no listener to close; what is tracked is the work:
+ * requests not yet answered and response streams still open. On SIGINT/SIGTERM the state becomes
+ * `draining` (readiness answers 503, responses say `Connection: close`), the process waits for that
+ * work, runs the hooks, and exits — inside the deadline, which defaults to 4 s because Deno Deploy
+ * sends SIGKILL 5 s after SIGINT.
+ * @module
+ */
+
+import { type Drainable, Lifecycle } from "./lifecycle.ts";
+import { processSignals } from "./process-signals.ts";
+import { denoSignals, streamDetector } from "./deno.ts";
+import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
+import { detectRuntime } from "./runtime.ts";
+import { installSignalHandlers } from "./signals.ts";
+import { wrapFetch } from "./web-handler.ts";
+
+/** Options for {@link graceful}: `serve()`'s, minus what the platform decides (port, hostname, restart). */
+export type GracefulOptions = Omit<ServeOptions, "port" | "hostname" | "restart" | "connectionGrace">;
+
+/** Default deadline for platform-owned servers: inside Deno Deploy's 5 s between SIGINT and SIGKILL. */
+export const EDGE_DEFAULT_DEADLINE = 4_000;
+
+/** What {@link graceful} returns: a default export for `deno serve` / Bun, plus its lifecycle. */
+export interface GracefulHandler {
+  /** The wrapped handler the platform calls. */
+  fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
+  /** State, signal, `shutdown()`, hooks and events, as on `serve()`'s server. */
+  readonly lifecycle: Lifecycle;
+}
+
+/** The part of Bun's `Server` (the handler's second argument) used to stop accepting. */
+interface BunServerLike {
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+
+/**
+ * Wraps a fetch handler for a server the platform starts.
+ *
+ * @example
+ * ```ts
+ * // deno serve main.ts   |   bun main.ts
+ * import { graceful } from "graceful-serve";
+ * const app = graceful({ fetch: () => new Response("hi"), healthPath: "/healthz" });
+ * app.lifecycle.onShutdown(() => flushMetrics());
+ * export default app;
+ * ```
+ */
+export function graceful(options: GracefulOptions): GracefulHandler {
+  const resolved = resolveServeOptions({ ...options, port: 0, hostname: "0.0.0.0" });
+  const lifecycle = new Lifecycle({ ...options, deadline: options.deadline ?? EDGE_DEFAULT_DEADLINE });
+  const runtime = detectRuntime();
+  let bunServer: BunServerLike | undefined;
+  let onIdle: (() => void) | undefined;
+  const wrapped = wrapFetch<unknown[]>(resolved, lifecycle, {
+    info: (_request, ...rest): ServeInfo => {
+      if (runtime === "bun" && rest[0] && typeof (rest[0] as BunServerLike).stop === "function") {
+        bunServer = rest[0] as BunServerLike;
+      }
+      const denoInfo = runtime === "deno" ? (rest[0] as { remoteAddr?: ServeInfo["remoteAddr"] } | undefined) : undefined;
+      return {
+        get remoteAddr() {
+          return denoInfo?.remoteAddr;
+        },
+        waitUntil: (promise) => lifecycle.waitUntil(promise),
+      };
+    },
+    trackForDeadline: { isStream: runtime === "deno" ? streamDetector() : (response) => response.body !== null },
+    onIdle: () => runtime !== "deno" && onIdle?.(),
+  });
+  // Deno writes a response after the handler returns; `info.completed` says when it is really sent,
+  // so on Deno that is what counts (exiting on the handler's return lost the response in a test).
+  let sending = 0;
+  const sent = () => {
+    if (--sending === 0) onIdle?.();
+  };
+  const fetch: GracefulHandler["fetch"] = runtime === "deno"
+    ? (request, ...rest) => {
+      const completed = (rest[0] as { completed?: Promise<void> } | undefined)?.completed;
+      if (completed) {
+        sending++;
+        completed.then(sent, sent);
+      }
+      return wrapped.handler(request, ...rest);
+    }
+    : wrapped.handler;
+  const inFlight = runtime === "deno" ? () => sending : wrapped.inFlight;
+
+  let drained: Promise<void> | undefined;
+  const drainable: Drainable = {
+    inFlight,
+    drain() {
+      drained ??= Promise.all([
+        bunServer?.stop(),
+        new Promise<void>((resolve) => {
+          if (inFlight() === 0) return resolve();
+          onIdle = resolve;
+        }),
+      ]).then(() => {});
+      return drained;
+    },
+    forceClose() {
+      wrapped.cut();
+      return bunServer?.stop(true);
+    },
+  };
+  lifecycle.attach(drainable);
+  if (resolved.signals) {
+    // `deno serve` drains its own listener on SIGTERM/SIGINT and exits 0 once its requests are sent;
+    // exiting ourselves first could drop a response still being written. So on Deno only a failed
+    // shutdown (work cut at the deadline, a failing hook) exits here, with 1.
+    const platform = runtime === "deno" ? { ...denoSignals, exit: (code: number) => code !== 0 && denoSignals.exit(code) } : processSignals;
+    installSignalHandlers(lifecycle, platform, { exit: resolved.exit });
+  }
+  return { fetch, lifecycle };
+}
