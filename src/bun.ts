@@ -27,6 +27,7 @@ interface BunNamespace {
     hostname: string;
     reusePort?: boolean;
     fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
+    websocket?: object;
   }): BunServer;
 }
 
@@ -34,6 +35,29 @@ function bun(): BunNamespace {
   const b = (globalThis as { Bun?: BunNamespace }).Bun;
   if (!b) throw new Error("graceful-serve/bun: the Bun namespace is not available in this runtime");
   return b;
+}
+
+/** The parts of Bun's `websocket` handlers wrapped here. */
+interface BunWebSocketHandlers {
+  open?(ws: { close(code?: number, reason?: string): void }): unknown;
+  close?(ws: { close(code?: number, reason?: string): void }, code: number, reason: string): unknown;
+  [handler: string]: unknown;
+}
+
+/** Bun's ServerWebSocket has no close event of its own: track it from the open/close handlers. */
+function trackedWebSockets(handlers: BunWebSocketHandlers, server: Server): BunWebSocketHandlers {
+  const untrack = new WeakMap<object, () => void>();
+  return {
+    ...handlers,
+    open(ws) {
+      untrack.set(ws, server.trackWebSocket(ws));
+      return handlers.open?.(ws);
+    },
+    close(ws, code, reason) {
+      untrack.get(ws)?.();
+      return handlers.close?.(ws, code, reason);
+    },
+  };
 }
 
 /** Starts `Bun.serve` for `serve()`. @internal */
@@ -46,6 +70,7 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
       },
       waitUntil: (promise) => server.waitUntil(promise),
     }),
+    upgradeReturnsNothing: true,
   });
   let bunServer: BunServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
@@ -61,6 +86,7 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
       // reusePort lets a successor bind beside us during a restart.
       ...(options.restart || inherited ? { reusePort: true } : {}),
       fetch: wrapped.handler,
+      ...(options.websocket ? { websocket: trackedWebSockets(options.websocket as BunWebSocketHandlers, server) } : {}),
     });
     listening = Promise.resolve({ hostname: options.hostname, port: bunServer.port });
   } catch (error) {
@@ -68,6 +94,7 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
   }
   let drained: Promise<void> | undefined;
   return {
+    native: bunServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
     inFlight: () => bunServer?.pendingRequests ?? 0,

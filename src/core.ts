@@ -6,6 +6,7 @@
 
 export {
   checkMilliseconds,
+  type ClosableSocket,
   createLifecycle,
   DEFAULT_DEADLINE,
   type Drainable,

@@ -101,6 +101,7 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   }
   let drained: Promise<void> | undefined;
   return {
+    native: httpServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: httpServer!.addr.port, hostname: options.hostname } }),
     inFlight: wrapped.inFlight,

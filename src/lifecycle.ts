@@ -40,6 +40,16 @@ export interface Drainable {
   inFlight(): number;
 }
 
+/** A long-lived connection graceful-serve can close at the deadline: a WebSocket or similar. */
+export interface ClosableSocket {
+  /** Closes with a WebSocket close code; graceful-serve sends 1001 "going away". */
+  close(code?: number, reason?: string): void;
+  /** DOM-style close notification (Deno, browsers' WebSocket). */
+  addEventListener?(type: "close", listener: () => void, options?: { once?: boolean }): void;
+  /** Node-style close notification (the `ws` package). */
+  once?(event: "close", listener: () => void): unknown;
+}
+
 /** Options for {@link createLifecycle}. */
 export interface LifecycleOptions {
   /** Milliseconds from the start of draining until open work is force-closed. Default 5000. */
@@ -118,6 +128,7 @@ export class Lifecycle extends EventTarget {
   readonly #drainDelay: number;
   readonly #shutdownHooks: Array<{ fn: (reason: string) => unknown; name: string; timeout: number }> = [];
   readonly #drainHooks: Array<(reason: string) => unknown> = [];
+  readonly #sockets = new Map<ClosableSocket, () => void>();
 
   /** Settles with the report once the lifecycle is `closed`, however the shutdown started. */
   readonly finished: Promise<ShutdownReport>;
@@ -177,6 +188,50 @@ export class Lifecycle extends EventTarget {
     this.#tasks.add(task);
   }
 
+  /**
+   * Tracks a long-lived connection — a WebSocket (Deno's, Bun's `ServerWebSocket`, the `ws` package's)
+   * or anything with `close(code, reason)`. It learns that draining began through `signal` (close it
+   * then for a clean shutdown); the drain waits for it, and at the deadline it is closed with 1001
+   * "going away". Untracked automatically on its `close` event when it has one; otherwise call the
+   * returned function when it closes.
+   *
+   * @example
+   * ```ts
+   * const { socket, response } = Deno.upgradeWebSocket(request);
+   * server.trackWebSocket(socket);
+   * server.signal.addEventListener("abort", () => socket.close(1001, "going away"));
+   * return response;
+   * ```
+   */
+  trackWebSocket(socket: ClosableSocket): () => void {
+    if (typeof socket?.close !== "function") throw new TypeError("graceful-serve: trackWebSocket() needs an object with close()");
+    const untrack = () => {
+      if (!this.#sockets.delete(socket)) return;
+      if (this.#sockets.size === 0) for (const wake of this.#socketWaiters.splice(0)) wake();
+    };
+    this.#sockets.set(socket, untrack);
+    if (typeof socket.addEventListener === "function") socket.addEventListener("close", untrack, { once: true });
+    else if (typeof socket.once === "function") socket.once("close", untrack);
+    return untrack;
+  }
+
+  readonly #socketWaiters: Array<() => void> = [];
+
+  #socketsClosed(): Promise<void> {
+    if (this.#sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#socketWaiters.push(resolve));
+  }
+
+  #closeSocket(socket: ClosableSocket): void {
+    try {
+      socket.close(1001, "going away");
+    } catch {
+      // Already closing.
+    }
+    // Closed from our side: it no longer holds the shutdown, whether or not its close event follows.
+    this.#sockets.get(socket)?.();
+  }
+
   /** Records an error that should make the shutdown report (and a signal exit code) fail. */
   reportError(error: unknown): void {
     this.#errors.push(error);
@@ -212,7 +267,7 @@ export class Lifecycle extends EventTarget {
     this.#setState("draining");
     this.#abort.abort(new DOMException(`graceful-serve: draining (${reason})`, "AbortError"));
     for (const hook of this.#drainHooks) this.waitUntil(Promise.resolve().then(() => hook(reason)));
-    const inFlight = (drainable?.inFlight() ?? 0) + this.#tasks.size;
+    const inFlight = (drainable?.inFlight() ?? 0) + this.#tasks.size + this.#sockets.size;
     this.#log.info(
       `draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms` + (delay ? `, accepting for ${delay} ms more` : ""),
     );
@@ -225,7 +280,9 @@ export class Lifecycle extends EventTarget {
       endDelay();
       drained ??= (async () => {
         if (drainable) await drainable.drain();
-        while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+        while (this.#tasks.size > 0 || this.#sockets.size > 0) {
+          await Promise.all([...this.#tasks, this.#socketsClosed()]);
+        }
       })().catch((error) => {
         this.#errors.push(error);
       });
@@ -238,7 +295,9 @@ export class Lifecycle extends EventTarget {
       cut = (why) => {
         if (this.#forceNow === undefined) return;
         this.#forceNow = undefined;
-        forced = (drainable?.inFlight() ?? 0) + this.#tasks.size;
+        forced = (drainable?.inFlight() ?? 0) + this.#tasks.size + this.#sockets.size;
+        // Long-lived connections hear "going away" (1001) rather than a reset.
+        for (const socket of [...this.#sockets.keys()]) this.#closeSocket(socket);
         this.#log.warn(`${why}: force-closing ${forced} open after ${Date.now() - started} ms`);
         this.dispatchEvent(new CustomEvent("forced", { detail: { reason: why, forced } }));
         void startDrain();

@@ -221,6 +221,7 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
 
   return {
     ...drainable,
+    native: httpServer,
     listening,
     handoff() {
       const address = httpServer.address() as net.AddressInfo;

@@ -57,6 +57,11 @@ export interface ServeOptions extends LifecycleOptions {
    * 503 `draining` (with `Connection: close`) from the moment draining begins. HEAD works too.
    */
   healthPath?: string;
+  /**
+   * Bun only: `Bun.serve`'s `websocket` handlers (upgrade with `server.native.upgrade(request)`).
+   * Every socket opened is tracked: closed with 1001 "going away" at the deadline.
+   */
+  websocket?: object;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -114,6 +119,9 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     : checkMilliseconds("connectionGrace", options.connectionGrace);
   if (options.healthPath !== undefined && (typeof options.healthPath !== "string" || !options.healthPath.startsWith("/"))) {
     throw new TypeError('graceful-serve: option "healthPath" must be a path starting with "/", e.g. "/healthz"');
+  }
+  if (options.websocket !== undefined && (typeof options.websocket !== "object" || options.websocket === null)) {
+    throw new TypeError('graceful-serve: option "websocket" must be an object of Bun websocket handlers');
   }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError('graceful-serve: option "onError" must be a function');

@@ -32,6 +32,8 @@ export interface Transport extends Drainable {
   readonly listening: Promise<ListenAddress>;
   /** What a successor needs to take the socket over: the socket to pass as fd 3, or a reusePort bind. */
   handoff(): { socket?: unknown; handoff: Handoff };
+  /** The runtime's own server object. */
+  readonly native: unknown;
 }
 
 /** Starts a runtime's server for `serve()`. */
@@ -130,6 +132,14 @@ export class Server extends Lifecycle implements AsyncDisposable {
   /** A URL for this server, e.g. `http://127.0.0.1:8000/`, once `ready()` resolved. */
   get url(): string | undefined {
     return this.#address && serverUrl(this.#address.hostname, this.#address.port);
+  }
+
+  /**
+   * The runtime's own server: Node's `http.Server` (add an `upgrade` listener for WebSockets),
+   * Deno's `HttpServer`, Bun's `Server` (for `upgrade()`, `publish()`). `undefined` if binding failed.
+   */
+  get native(): unknown {
+    return this.#transport?.native;
   }
 
   /** Requests in flight right now. */

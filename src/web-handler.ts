@@ -32,6 +32,8 @@ export interface WrapOptions<Args extends unknown[]> {
   trackForDeadline?: { isStream: (response: Response) => boolean };
   /** Called when tracked work (unanswered requests and open streams) drops to none. */
   onIdle?: () => void;
+  /** Bun: `undefined` from the handler means "upgraded to a WebSocket", not an error. */
+  upgradeReturnsNothing?: boolean;
 }
 
 function closeHeader(response: Response): Response {
@@ -60,6 +62,7 @@ export function wrapFetch<Args extends unknown[]>(
   const fetch: FetchHandler = options.fetch;
   const onError = options.onError;
   const tracking = wrap.trackForDeadline;
+  const upgradeReturnsNothing = wrap.upgradeReturnsNothing === true;
   let pending = 0;
   const streams = new Set<() => void>();
   let cutNow: ((value: undefined) => void) | undefined;
@@ -106,6 +109,8 @@ export function wrapFetch<Args extends unknown[]>(
   };
 
   const finish = (response: Response | undefined): Response => {
+    // Bun: a handler that called server.upgrade() returns nothing, and Bun takes it from there.
+    if (response === undefined && !cutting && upgradeReturnsNothing) return response as unknown as Response;
     if (!(response instanceof Response)) {
       response = response === undefined && cutting
         ? new Response("Service Unavailable", { status: 503 })
