@@ -7,14 +7,24 @@
 import type http from "node:http";
 import type { Http2Server, Http2Session } from "node:http2";
 import { checkMilliseconds, type Drainable, Lifecycle, type LifecycleOptions } from "./lifecycle.ts";
-import { nodeDrainable } from "./node.ts";
+import { nodeDrainable } from "./node-drain.ts";
 import { DEFAULT_CONNECTION_GRACE } from "./options.ts";
 import { processSignals } from "./process-signals.ts";
-import { denoSignals } from "./deno.ts";
+import { denoSignals } from "./deno-runtime.ts";
 import { detectRuntime } from "./runtime.ts";
 import { installSignalHandlers } from "./signals.ts";
 
-/** Options for {@link attach}. */
+/**
+ * Options for {@link attach}.
+ *
+ * @example
+ * ```ts
+ * import http from "node:http";
+ * import { attach, type AttachOptions } from "graceful-serve";
+ * const options: AttachOptions = { deadline: 10_000, connectionGrace: 500, exit: true };
+ * const lifecycle = attach(http.createServer((req, res) => res.end("hi")).listen(3000), options);
+ * ```
+ */
 export interface AttachOptions extends LifecycleOptions {
   /** Install SIGINT/SIGTERM (drain; a second one hammers) and SIGUSR2 (hammer) handlers. Default `true`. */
   signals?: boolean;
@@ -24,19 +34,51 @@ export interface AttachOptions extends LifecycleOptions {
   connectionGrace?: number;
 }
 
-/** The `Deno.serve` server surface used by attach. */
-interface DenoHttpServerLike {
+/**
+ * The `Deno.serve` server surface used by attach.
+ *
+ * @example
+ * ```ts
+ * import { attach } from "graceful-serve";
+ * const server = Deno.serve({ port: 8000 }, () => new Response("hi")); // Deno.HttpServer fits DenoHttpServerLike
+ * const lifecycle = attach(server, { deadline: 10_000 });
+ * ```
+ */
+export interface DenoHttpServerLike {
+  /** Stops accepting, closes idle connections and resolves once in-flight requests are done. */
   shutdown(): Promise<void>;
+  /** Settles once the server has closed. */
   finished: Promise<void>;
 }
 
-/** The `Bun.serve` server surface used by attach. */
-interface BunServerLike {
+/**
+ * The `Bun.serve` server surface used by attach.
+ *
+ * @example
+ * ```ts
+ * import { attach } from "graceful-serve";
+ * const server = Bun.serve({ port: 8000, fetch: () => new Response("hi") }); // Bun's Server fits BunServerLike
+ * const lifecycle = attach(server, { deadline: 10_000 });
+ * ```
+ */
+export interface BunServerLike {
+  /** Stops accepting and resolves once in-flight requests are done; `true` also closes active connections. */
   stop(closeActiveConnections?: boolean): Promise<void>;
+  /** Requests in flight right now. */
   readonly pendingRequests: number;
 }
 
-/** Any server {@link attach} understands. */
+/**
+ * Any server {@link attach} understands.
+ *
+ * @example
+ * ```ts
+ * import http2 from "node:http2";
+ * import { attach, type AttachableServer } from "graceful-serve";
+ * const server: AttachableServer = http2.createServer((req, res) => res.end("hi")).listen(8080);
+ * const lifecycle = attach(server); // sessions get GOAWAY when draining begins
+ * ```
+ */
 export type AttachableServer = http.Server | Http2Server | DenoHttpServerLike | BunServerLike;
 
 function isNodeHttp(server: object): server is http.Server {
@@ -109,7 +151,7 @@ function http2Drainable(server: Http2Server): Drainable {
  */
 export function attach(server: AttachableServer, options: AttachOptions = {}): Lifecycle {
   if (typeof server !== "object" || server === null) {
-    throw new TypeError('graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)');
+    throw new TypeError("graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
   }
   for (const name of ["signals", "exit"] as const) {
     if (options[name] !== undefined && typeof options[name] !== "boolean") {
@@ -144,7 +186,7 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   } else if (isHttp2(server)) {
     drainable = http2Drainable(server);
   } else {
-    throw new TypeError('graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)');
+    throw new TypeError("graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
   }
   lifecycle.attach(drainable);
   if (options.signals !== false) {

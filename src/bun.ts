@@ -11,6 +11,20 @@ import { processSignals } from "./process-signals.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 import { wrapFetch } from "./web-handler.ts";
 
+export * from "./core.ts";
+export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
+export type { RestartOptions, RestartResult } from "./restart.ts";
+/**
+ * On Bun the native `Response` is already the fast one.
+ *
+ * @example
+ * ```ts
+ * import { FastResponse as Response, serve } from "graceful-serve/bun";
+ * serve({ port: 8000, fetch: () => new Response("hello", { headers: { "content-type": "text/plain" } }) });
+ * ```
+ */
+export const FastResponse: typeof Response = Response;
+
 /** The part of Bun's `Server` used here. */
 interface BunServer {
   readonly port: number;

@@ -10,7 +10,9 @@ import { parseRunArgs, runSupervisor } from "./supervisor.ts";
 
 const [verb, ...rest] = process.argv.slice(2);
 if (verb !== "run") {
-  console.error("usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] -- <command...>");
+  console.error(
+    "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] -- <command...>",
+  );
   process.exit(verb === "--help" || verb === "-h" ? 0 : 2);
 }
 // No top-level await: this file is also built as CommonJS.

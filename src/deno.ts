@@ -10,66 +10,23 @@
  */
 
 import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts";
+import { deno, type DenoHttpServer, type DenoServeInfo, denoSignals, streamDetector } from "./deno-runtime.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
-import type { SignalName, SignalPlatform } from "./signals.ts";
 import { wrapFetch } from "./web-handler.ts";
 
-/** The part of `Deno.ServeHandlerInfo` used here. */
-interface DenoServeInfo {
-  remoteAddr: { hostname: string; port: number };
-}
-
-/** The part of `Deno.HttpServer` used here. */
-interface DenoHttpServer {
-  addr: { hostname: string; port: number };
-  shutdown(): Promise<void>;
-  finished: Promise<void>;
-}
-
-/** The part of the `Deno` namespace used here. */
-interface DenoNamespace {
-  serve(
-    options: { port: number; hostname: string; onListen?: () => void; reusePort?: boolean },
-    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
-  ): DenoHttpServer;
-  addSignalListener(signal: string, listener: () => void): void;
-  /** Present only with --unstable-net, which `reusePort` needs as well. */
-  listenDatagram?: unknown;
-  removeSignalListener(signal: string, listener: () => void): void;
-  exit(code: number): never;
-}
-
-function deno(): DenoNamespace {
-  const d = (globalThis as { Deno?: DenoNamespace }).Deno;
-  if (!d) throw new Error("graceful-serve/deno: the Deno namespace is not available in this runtime");
-  return d;
-}
-
-/** `Deno.addSignalListener` as a {@link SignalPlatform}. */
-export const denoSignals: SignalPlatform = {
-  on: (signal: SignalName, listener) => deno().addSignalListener(signal, listener),
-  off: (signal: SignalName, listener) => deno().removeSignalListener(signal, listener),
-  exit: (code) => deno().exit(code),
-};
-
+export * from "./core.ts";
+export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
+export type { RestartOptions, RestartResult } from "./restart.ts";
 /**
- * Whether a Deno Response's body is a stream, without touching `response.body` — reading that getter
- * turns a static body into a stream and costs Deno's fast path ~10% of its req/s. Deno keeps the inner
- * response under a `Symbol("response")`; when a future Deno moves it, fall back to the getter.
+ * On Deno the native `Response` is already the fast one.
+ *
+ * @example
+ * ```ts
+ * import { FastResponse as Response, serve } from "graceful-serve/deno";
+ * serve({ port: 8000, fetch: () => new Response("hello", { headers: { "content-type": "text/plain" } }) });
+ * ```
  */
-/** @internal */
-export function streamDetector(): (response: Response) => boolean {
-  const probe = new Response("");
-  const key = Object.getOwnPropertySymbols(probe).find((s) => s.description === "response");
-  const inner = key && (probe as unknown as Record<symbol, { body?: unknown }>)[key];
-  if (!key || !inner || !("body" in inner)) return (response) => response.body !== null;
-  return (response) => {
-    const body = (response as unknown as Record<symbol, { body: { streamOrStatic?: unknown } | null } | undefined>)[key]
-      ?.body;
-    if (body === undefined) return response.body !== null;
-    return body !== null && body.streamOrStatic instanceof ReadableStream;
-  };
-}
+export const FastResponse: typeof Response = Response;
 
 /** Starts `Deno.serve` for `serve()`. @internal */
 function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
@@ -92,7 +49,12 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   try {
     httpServer = deno().serve(
       // reusePort lets a successor bind beside us during a restart.
-      { port, hostname: options.hostname, onListen: () => {}, ...(options.restart || inherited ? { reusePort: true } : {}) },
+      {
+        port,
+        hostname: options.hostname,
+        onListen: () => {},
+        ...(options.restart || inherited ? { reusePort: true } : {}),
+      },
       wrapped.handler,
     );
     listening = Promise.resolve({ hostname: options.hostname, port: httpServer.addr.port });

@@ -10,19 +10,48 @@
 
 import { type Drainable, Lifecycle } from "./lifecycle.ts";
 import { processSignals } from "./process-signals.ts";
-import { denoSignals, streamDetector } from "./deno.ts";
+import { denoSignals, streamDetector } from "./deno-runtime.ts";
 import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
 import { detectRuntime } from "./runtime.ts";
 import { installSignalHandlers } from "./signals.ts";
 import { wrapFetch } from "./web-handler.ts";
 
-/** Options for {@link graceful}: `serve()`'s, minus what the platform decides (port, hostname, restart). */
+/**
+ * Options for {@link graceful}: `serve()`'s, minus what the platform decides (port, hostname, restart).
+ *
+ * @example
+ * ```ts
+ * import { graceful, type GracefulOptions } from "graceful-serve";
+ * const options: GracefulOptions = { fetch: () => new Response("hi"), healthPath: "/healthz", deadline: 3_000 };
+ * export default graceful(options);
+ * ```
+ */
 export type GracefulOptions = Omit<ServeOptions, "port" | "hostname" | "restart" | "connectionGrace">;
 
-/** Default deadline for platform-owned servers: inside Deno Deploy's 5 s between SIGINT and SIGKILL. */
+/**
+ * Default deadline for platform-owned servers: inside Deno Deploy's 5 s between SIGINT and SIGKILL.
+ *
+ * @example
+ * ```ts
+ * import { EDGE_DEFAULT_DEADLINE, graceful } from "graceful-serve";
+ * const app = graceful({ fetch: () => new Response("hi") });
+ * console.log(app.lifecycle.deadline === EDGE_DEFAULT_DEADLINE); // true: 4000 ms
+ * export default app;
+ * ```
+ */
 export const EDGE_DEFAULT_DEADLINE = 4_000;
 
-/** What {@link graceful} returns: a default export for `deno serve` / Bun, plus its lifecycle. */
+/**
+ * What {@link graceful} returns: a default export for `deno serve` / Bun, plus its lifecycle.
+ *
+ * @example
+ * ```ts
+ * import { graceful, type GracefulHandler } from "graceful-serve";
+ * const app: GracefulHandler = graceful({ fetch: () => new Response("hi") });
+ * app.lifecycle.onShutdown(() => console.log("bye"), { name: "log" });
+ * export default app; // `deno serve` and Bun call app.fetch
+ * ```
+ */
 export interface GracefulHandler {
   /** The wrapped handler the platform calls. */
   fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
@@ -58,7 +87,9 @@ export function graceful(options: GracefulOptions): GracefulHandler {
       if (runtime === "bun" && rest[0] && typeof (rest[0] as BunServerLike).stop === "function") {
         bunServer = rest[0] as BunServerLike;
       }
-      const denoInfo = runtime === "deno" ? (rest[0] as { remoteAddr?: ServeInfo["remoteAddr"] } | undefined) : undefined;
+      const denoInfo = runtime === "deno"
+        ? (rest[0] as { remoteAddr?: ServeInfo["remoteAddr"] } | undefined)
+        : undefined;
       return {
         get remoteAddr() {
           return denoInfo?.remoteAddr;
@@ -110,7 +141,9 @@ export function graceful(options: GracefulOptions): GracefulHandler {
     // `deno serve` drains its own listener on SIGTERM/SIGINT and exits 0 once its requests are sent;
     // exiting ourselves first could drop a response still being written. So on Deno only a failed
     // shutdown (work cut at the deadline, a failing hook) exits here, with 1.
-    const platform = runtime === "deno" ? { ...denoSignals, exit: (code: number) => code !== 0 && denoSignals.exit(code) } : processSignals;
+    const platform = runtime === "deno"
+      ? { ...denoSignals, exit: (code: number) => code !== 0 && denoSignals.exit(code) }
+      : processSignals;
     installSignalHandlers(lifecycle, platform, { exit: resolved.exit });
   }
   return { fetch, lifecycle };

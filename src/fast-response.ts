@@ -74,51 +74,67 @@ export class FastResponse {
     return this.#real;
   }
 
+  /** Status code (200 unless given). */
   get status(): number {
     return this.#real?.status ?? this.#recorded?.init?.status ?? 200;
   }
+  /** Status text (empty unless given). */
   get statusText(): string {
     return this.#real?.statusText ?? this.#recorded?.init?.statusText ?? "";
   }
+  /** Whether the status is 2xx. */
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
   }
+  /** The headers (builds the real Response once). */
   get headers(): Headers {
     return this.#response().headers;
   }
+  /** The body as a stream (builds the real Response once). */
   get body(): ReadableStream<Uint8Array> | null {
     return this.#response().body;
   }
+  /** Whether the body was read. */
   get bodyUsed(): boolean {
     return this.#real?.bodyUsed ?? false;
   }
+  /** Always false: this Response was made by the application. */
   get redirected(): boolean {
     return false;
   }
+  /** Always "default". */
   get type(): ResponseType {
     return "default";
   }
+  /** Always empty: this Response was made by the application. */
   get url(): string {
     return "";
   }
+  /** Reads the body, as on `Response`. */
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.#response().arrayBuffer();
   }
+  /** Reads the body, as on `Response`. */
   blob(): Promise<Blob> {
     return this.#response().blob();
   }
+  /** Reads the body, as on `Response`. */
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
     return this.#response().arrayBuffer().then((b) => new Uint8Array(b));
   }
+  /** Reads the body, as on `Response`. */
   formData(): Promise<FormData> {
     return this.#response().formData();
   }
+  /** Reads the body, as on `Response`. */
   json(): Promise<unknown> {
     return this.#response().json();
   }
+  /** Reads the body, as on `Response`. */
   text(): Promise<string> {
     return this.#response().text();
   }
+  /** A real `Response` copy. */
   clone(): Response {
     return this.#response().clone();
   }

@@ -8,10 +8,28 @@
 
 import { type Logger, resolveLogger } from "./logger.ts";
 
-/** Where a server is in its life. It only ever moves forward. */
+/**
+ * Where a server is in its life. It only ever moves forward.
+ *
+ * @example
+ * ```ts
+ * import { type LifecycleState, serve } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi") });
+ * const state: LifecycleState = server.state; // "serving", later "draining", then "closed"
+ * ```
+ */
 export type LifecycleState = "serving" | "draining" | "closed";
 
-/** What a shutdown did, resolved by `shutdown()` and `finished`. */
+/**
+ * What a shutdown did, resolved by `shutdown()` and `finished`.
+ *
+ * @example
+ * ```ts
+ * import type { ShutdownReport } from "graceful-serve";
+ * const report: ShutdownReport = await server.shutdown({ reason: "deploy" });
+ * if (!report.graceful) console.warn(`cut ${report.forced} of ${report.inFlight} after ${report.durationMs} ms`);
+ * ```
+ */
 export interface ShutdownReport {
   /** Why the shutdown started: a signal name (`"SIGTERM"`), `"manual"`, `"restart"`, `"error"`, ... */
   readonly reason: string;
@@ -30,6 +48,19 @@ export interface ShutdownReport {
 /**
  * The adapter's side of a drain. Implementations map it onto the runtime's own server, so the
  * lifecycle never keeps a second copy of bookkeeping the runtime already has.
+ *
+ * @example
+ * ```ts
+ * import http from "node:http";
+ * import { createLifecycle, type Drainable } from "graceful-serve";
+ * const httpServer = http.createServer((req, res) => res.end("hi")).listen(3000);
+ * const transport: Drainable = {
+ *   drain: () => new Promise((resolve) => httpServer.close(() => resolve())),
+ *   forceClose: () => httpServer.closeAllConnections(),
+ *   inFlight: () => 0, // best effort: not known here
+ * };
+ * createLifecycle({ deadline: 5_000 }).attach(transport);
+ * ```
  */
 export interface Drainable {
   /** Stop accepting and close idle connections; resolve once nothing is left open. Called once. */
@@ -40,7 +71,18 @@ export interface Drainable {
   inFlight(): number;
 }
 
-/** A long-lived connection graceful-serve can close at the deadline: a WebSocket or similar. */
+/**
+ * A long-lived connection graceful-serve can close at the deadline: a WebSocket or similar.
+ *
+ * @example
+ * ```ts
+ * import type { ClosableSocket } from "graceful-serve";
+ * // In a Deno fetch handler: Deno's WebSocket has close(code, reason) and addEventListener("close").
+ * const { socket, response } = Deno.upgradeWebSocket(request);
+ * const closable: ClosableSocket = socket;
+ * server.trackWebSocket(closable); // closed with 1001 "going away" at the deadline
+ * ```
+ */
 export interface ClosableSocket {
   /** Closes with a WebSocket close code; graceful-serve sends 1001 "going away". */
   close(code?: number, reason?: string): void;
@@ -50,7 +92,16 @@ export interface ClosableSocket {
   once?(event: "close", listener: () => void): unknown;
 }
 
-/** Options for {@link createLifecycle}. */
+/**
+ * Options for {@link createLifecycle}.
+ *
+ * @example
+ * ```ts
+ * import { createLifecycle, type LifecycleOptions } from "graceful-serve";
+ * const options: LifecycleOptions = { deadline: 20_000, drainDelay: 5_000, logger: console };
+ * const lifecycle = createLifecycle(options);
+ * ```
+ */
 export interface LifecycleOptions {
   /** Milliseconds from the start of draining until open work is force-closed. Default 5000. */
   deadline?: number;
@@ -64,7 +115,16 @@ export interface LifecycleOptions {
   drainDelay?: number;
 }
 
-/** Options for a single {@link Lifecycle.shutdown} call. */
+/**
+ * Options for a single {@link Lifecycle.shutdown} call.
+ *
+ * @example
+ * ```ts
+ * import type { ShutdownOptions } from "graceful-serve";
+ * const options: ShutdownOptions = { reason: "deploy", deadline: 2_000 };
+ * const report = await server.shutdown(options); // report.reason === "deploy"
+ * ```
+ */
 export interface ShutdownOptions {
   /** Overrides the configured deadline for this shutdown (ms). */
   deadline?: number;
@@ -75,10 +135,29 @@ export interface ShutdownOptions {
 /** Default time a shutdown hook may take. */
 export const DEFAULT_HOOK_TIMEOUT = 5_000;
 
-/** Default shutdown deadline: short enough to fit inside Docker's 10 s and Deno Deploy's 5 s grace. */
+/**
+ * Default shutdown deadline: short enough to fit inside Docker's 10 s and Deno Deploy's 5 s grace.
+ *
+ * @example
+ * ```ts
+ * import { createLifecycle, DEFAULT_DEADLINE } from "graceful-serve";
+ * const lifecycle = createLifecycle();
+ * console.log(lifecycle.deadline === DEFAULT_DEADLINE); // true: 5000 ms
+ * ```
+ */
 export const DEFAULT_DEADLINE = 5_000;
 
-/** Event dispatched by {@link Lifecycle} on every state transition. */
+/**
+ * Event dispatched by {@link Lifecycle} on every state transition.
+ *
+ * @example
+ * ```ts
+ * import { StateChangeEvent } from "graceful-serve";
+ * server.addEventListener("statechange", (event) => {
+ *   if (event instanceof StateChangeEvent) console.log(`now ${event.state}`); // "draining", then "closed"
+ * });
+ * ```
+ */
 export class StateChangeEvent extends Event {
   /** The state just entered. */
   readonly state: LifecycleState;
@@ -92,6 +171,14 @@ export class StateChangeEvent extends Event {
 /**
  * Checks a deadline-like option: a finite number of milliseconds, 0 or more.
  * @throws {TypeError} when it is not a number. @throws {RangeError} when negative, NaN or infinite.
+ *
+ * @example
+ * ```ts
+ * import { checkMilliseconds } from "graceful-serve";
+ * const grace = checkMilliseconds("grace", 2_500); // 2500
+ * checkMilliseconds("grace", -1); // throws RangeError: option "grace" must be a finite number ≥ 0 (ms)
+ * checkMilliseconds("grace", "5s"); // throws TypeError
+ * ```
  */
 export function checkMilliseconds(name: string, value: unknown): number {
   if (typeof value !== "number") {
@@ -136,7 +223,9 @@ export class Lifecycle extends EventTarget {
   /** Creates a lifecycle in state `serving`. Validates `deadline` (RangeError/TypeError). */
   constructor(options: LifecycleOptions = {}) {
     super();
-    this.#deadline = options.deadline === undefined ? DEFAULT_DEADLINE : checkMilliseconds("deadline", options.deadline);
+    this.#deadline = options.deadline === undefined
+      ? DEFAULT_DEADLINE
+      : checkMilliseconds("deadline", options.deadline);
     this.#drainDelay = options.drainDelay === undefined ? 0 : checkMilliseconds("drainDelay", options.drainDelay);
     if (this.#drainDelay > this.#deadline) {
       throw new RangeError(
@@ -204,10 +293,12 @@ export class Lifecycle extends EventTarget {
    * ```
    */
   trackWebSocket(socket: ClosableSocket): () => void {
-    if (typeof socket?.close !== "function") throw new TypeError("graceful-serve: trackWebSocket() needs an object with close()");
+    if (typeof socket?.close !== "function") {
+      throw new TypeError("graceful-serve: trackWebSocket() needs an object with close()");
+    }
     const untrack = () => {
       if (!this.#sockets.delete(socket)) return;
-      if (this.#sockets.size === 0) for (const wake of this.#socketWaiters.splice(0)) wake();
+      if (this.#sockets.size === 0) { for (const wake of this.#socketWaiters.splice(0)) wake(); }
     };
     this.#sockets.set(socket, untrack);
     if (typeof socket.addEventListener === "function") socket.addEventListener("close", untrack, { once: true });
@@ -269,7 +360,8 @@ export class Lifecycle extends EventTarget {
     for (const hook of this.#drainHooks) this.waitUntil(Promise.resolve().then(() => hook(reason)));
     const inFlight = (drainable?.inFlight() ?? 0) + this.#tasks.size + this.#sockets.size;
     this.#log.info(
-      `draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms` + (delay ? `, accepting for ${delay} ms more` : ""),
+      `draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms` +
+        (delay ? `, accepting for ${delay} ms more` : ""),
     );
 
     // The drain proper: after the drain delay (the listener stays open meanwhile, so load balancers
@@ -379,7 +471,9 @@ export class Lifecycle extends EventTarget {
    */
   onShutdown(fn: (reason: string) => unknown, options: { name?: string; timeout?: number } = {}): () => void {
     if (typeof fn !== "function") throw new TypeError("graceful-serve: onShutdown() needs a function");
-    const timeout = options.timeout === undefined ? DEFAULT_HOOK_TIMEOUT : checkMilliseconds("timeout", options.timeout);
+    const timeout = options.timeout === undefined
+      ? DEFAULT_HOOK_TIMEOUT
+      : checkMilliseconds("timeout", options.timeout);
     const hook = { fn, name: options.name ?? (fn.name || `hook ${this.#shutdownHooks.length + 1}`), timeout };
     this.#shutdownHooks.push(hook);
     return () => void this.#shutdownHooks.splice(this.#shutdownHooks.indexOf(hook) >>> 0, 1);
@@ -401,7 +495,18 @@ export class Lifecycle extends EventTarget {
   }
 }
 
-/** Creates a {@link Lifecycle}: the state machine without any server, for code that owns its own. */
+/**
+ * Creates a {@link Lifecycle}: the state machine without any server, for code that owns its own.
+ *
+ * @example
+ * ```ts
+ * import { createLifecycle } from "graceful-serve";
+ * // queue: a p-queue instance whose jobs should finish before the process exits
+ * const lifecycle = createLifecycle({ deadline: 10_000 });
+ * lifecycle.attach({ drain: () => queue.onIdle(), forceClose: () => queue.clear(), inFlight: () => queue.pending });
+ * const report = await lifecycle.shutdown({ reason: "SIGTERM" }); // { reason: "SIGTERM", graceful: true, ... }
+ * ```
+ */
 export function createLifecycle(options?: LifecycleOptions): Lifecycle {
   return new Lifecycle(options);
 }

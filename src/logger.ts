@@ -3,7 +3,16 @@
  * @module
  */
 
-/** A logger: any object with these three methods, such as `console` or a pino instance. */
+/**
+ * A logger: any object with these three methods, such as `console` or a pino instance.
+ *
+ * @example
+ * ```ts
+ * import { type Logger, serve } from "graceful-serve";
+ * const logger: Logger = { info: (m) => console.log(m), warn: (m) => console.warn(m), error: (m) => console.error(m) };
+ * serve({ fetch: () => new Response("hi"), logger }); // `logger: console` works too; `false` silences
+ * ```
+ */
 export interface Logger {
   /** Normal transitions: listening, draining, closed. */
   info(message: string): void;

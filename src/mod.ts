@@ -29,7 +29,13 @@ import type { Server } from "./server.ts";
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
 export type { RestartOptions, RestartResult } from "./restart.ts";
-export { attach, type AttachableServer, type AttachOptions } from "./attach.ts";
+export {
+  attach,
+  type AttachableServer,
+  type AttachOptions,
+  type BunServerLike,
+  type DenoHttpServerLike,
+} from "./attach.ts";
 export { EDGE_DEFAULT_DEADLINE, graceful, type GracefulHandler, type GracefulOptions } from "./edge.ts";
 
 const runtime = detectRuntime();
@@ -53,6 +59,12 @@ export function serve(options: ServeOptions): Server {
 /**
  * A `Response` the Node adapter writes without building Web streams (srvx-style); on Deno and Bun this
  * is the native `Response`. Use it as `import { FastResponse as Response } from "graceful-serve"`.
+ *
+ * @example
+ * ```ts
+ * import { FastResponse as Response, serve } from "graceful-serve";
+ * serve({ port: 8000, fetch: () => new Response("hello\n", { status: 200 }) });
+ * ```
  */
 export const FastResponse: typeof Response = runtime === "node"
   ? (NodeFastResponse as unknown as typeof Response)

@@ -104,7 +104,9 @@ export class NodeRequest {
   }
 
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.#consume().then((b) => new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
+    return this.#consume().then((b) =>
+      new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+    );
   }
 
   text(): Promise<string> {
@@ -122,7 +124,8 @@ export class NodeRequest {
 
   formData(): Promise<FormData> {
     return this.#consume().then((b) =>
-      new Response(new Uint8Array(b), { headers: { "content-type": this.#req.headers["content-type"] ?? "" } }).formData()
+      new Response(new Uint8Array(b), { headers: { "content-type": this.#req.headers["content-type"] ?? "" } })
+        .formData()
     );
   }
 

@@ -8,34 +8,25 @@
 
 import http from "node:http";
 import net from "node:net";
-import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { FastResponse, takeRecorded } from "./fast-response.ts";
 import { NodeRequest } from "./node-request.ts";
-import { type FetchHandler, healthAnswer, isHealthTarget, type ResolvedServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
+import {
+  type FetchHandler,
+  healthAnswer,
+  isHealthTarget,
+  type ResolvedServeOptions,
+  type ServeInfo,
+  type ServeOptions,
+} from "./options.ts";
+import { nodeDrainable } from "./node-drain.ts";
 import { processSignals } from "./process-signals.ts";
-import type { Drainable, Lifecycle } from "./lifecycle.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 
 export { FastResponse };
-
-/** Node's per-server connection list (`lib/_http_server.js`, kConnections), present since Node 18.2. */
-interface ConnectionList {
-  all(): Array<{ socket: Socket }>;
-  idle(): Array<{ socket: Socket }>;
-  active(): Array<{ socket: Socket }>;
-}
-
-function internal<T>(server: http.Server, description: string): T | undefined {
-  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === description);
-  return key === undefined ? undefined : (server as unknown as Record<symbol, T>)[key];
-}
-
-/** A socket with no request in progress: Node's own test in `closeIdleConnections()`. */
-function isIdle(socket: Socket): boolean {
-  const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-  return !message || message.writableEnded;
-}
+export * from "./core.ts";
+export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
+export type { RestartOptions, RestartResult } from "./restart.ts";
 
 const TEXT_PLAIN = "text/plain;charset=UTF-8";
 
@@ -57,7 +48,7 @@ function flatHeaders(init: HeadersInit | undefined, out: string[]): boolean {
     for (const name in init) {
       const value = (init as Record<string, string | string[]>)[name]!;
       if (name.length === 12 && name.toLowerCase() === "content-type") hasType = true;
-      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      if (Array.isArray(value)) { for (const v of value) out.push(name, v); }
       else out.push(name, value);
     }
   }
@@ -99,7 +90,7 @@ async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse):
  * Writes a Web `Response` to a Node response. While draining, adds `Connection: close`, so Node
  * closes the socket after it rather than leaving a keep-alive socket idle until its timeout.
  */
-export function sendResponse(res: http.ServerResponse, response: Response, draining: boolean): void {
+function sendResponse(res: http.ServerResponse, response: Response, draining: boolean): void {
   const headers: string[] = [];
   let status: number;
   let statusText: string | undefined;
@@ -204,7 +195,10 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
   };
 
   const httpServer = http.createServer(listener);
-  const drainable = nodeDrainable(httpServer, server, { connectionGrace: options.connectionGrace, ownsResponses: true });
+  const drainable = nodeDrainable(httpServer, server, {
+    connectionGrace: options.connectionGrace,
+    ownsResponses: true,
+  });
 
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
@@ -228,77 +222,6 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
       // The listening socket itself goes to the successor: it is never closed, so nothing queued on it is lost.
       const handle = (httpServer as unknown as { _handle: unknown })._handle;
       return { socket: handle, handoff: { mode: "fd", port: address.port, hostname: address.address } };
-    },
-  };
-}
-
-/**
- * The drain of a `node:http` (or `https`) server, on Node's own connection list: `close()` stops
- * accepting and closes idle keep-alive sockets, accepted-but-silent sockets get `connectionGrace`,
- * responses made while draining say `Connection: close`, and the deadline closes everything.
- * `ownsResponses: false` (attach) marks the user's responses through their headers instead.
- * @internal
- */
-export function nodeDrainable(
-  httpServer: http.Server,
-  lifecycle: Lifecycle,
-  options: { connectionGrace: number; ownsResponses: boolean },
-): Drainable {
-  const connections = () => internal<ConnectionList>(httpServer, "http.server.connections");
-  if (!options.ownsResponses) {
-    // The user's handler writes the responses: add the header before it runs, once draining.
-    httpServer.prependListener("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (lifecycle.state !== "serving") res.setHeader("connection", "close");
-    });
-  }
-  lifecycle.signal.addEventListener("abort", () => {
-    for (const { socket } of connections()?.all() ?? []) {
-      const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-      if (!message || message.writableEnded) continue;
-      if (message.headersSent) {
-        // Headers went out before draining began (a stream): close the socket once it finishes.
-        message.once("finish", () => socket.end());
-      } else if (!options.ownsResponses) {
-        message.setHeader("connection", "close");
-      }
-    }
-  }, { once: true });
-
-  let closed: Promise<void> | undefined;
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  return {
-    inFlight() {
-      let n = 0;
-      for (const { socket } of connections()?.all() ?? []) if (!isIdle(socket)) n++;
-      return n;
-    },
-    drain() {
-      closed ??= new Promise<void>((resolve) => {
-        if (!httpServer.listening) {
-          // Never bound (listen failed or still pending): nothing to drain.
-          httpServer.once("listening", () => httpServer.close());
-          return resolve();
-        }
-        // Stops accepting and closes idle keep-alive sockets at once; the callback fires when the
-        // last connection is gone — Node's own count, so no bookkeeping here.
-        httpServer.close(() => {
-          clearTimeout(graceTimer);
-          resolve();
-        });
-        // Node counts an accepted connection with no bytes yet as active, not idle, so close() left
-        // it open. Its request may be on the wire: give it the grace, then close it if still silent.
-        if (connections()?.active().some(({ socket }) => socket.bytesRead === 0)) {
-          graceTimer = setTimeout(() => {
-            for (const { socket } of connections()?.active() ?? []) if (socket.bytesRead === 0) socket.destroy();
-          }, options.connectionGrace);
-        }
-      });
-      return closed;
-    },
-    forceClose() {
-      clearTimeout(graceTimer);
-      httpServer.closeAllConnections();
-      return closed;
     },
   };
 }

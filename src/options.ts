@@ -7,7 +7,20 @@ import { checkMilliseconds, type LifecycleOptions } from "./lifecycle.ts";
 import { resolveLogger } from "./logger.ts";
 import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "./restart.ts";
 
-/** Where a request came from, when the runtime knows. */
+/**
+ * Where a request came from, when the runtime knows.
+ *
+ * @example
+ * ```ts
+ * import { type RemoteAddr, serve } from "graceful-serve";
+ * serve({
+ *   fetch: (_request, info) => {
+ *     const addr: RemoteAddr | undefined = info.remoteAddr;
+ *     return new Response(addr ? `hello ${addr.hostname}:${addr.port}\n` : "hello\n");
+ *   },
+ * });
+ * ```
+ */
 export interface RemoteAddr {
   /** IP address of the client. */
   readonly hostname: string;
@@ -15,7 +28,20 @@ export interface RemoteAddr {
   readonly port: number;
 }
 
-/** Second argument of the fetch handler. */
+/**
+ * Second argument of the fetch handler.
+ *
+ * @example
+ * ```ts
+ * import { serve, type ServeInfo } from "graceful-serve";
+ * serve({
+ *   fetch: (request: Request, info: ServeInfo) => {
+ *     info.waitUntil(audit.record(request.url)); // the drain waits for it, up to the deadline
+ *     return new Response(`hi ${info.remoteAddr?.hostname ?? "there"}`);
+ *   },
+ * });
+ * ```
+ */
 export interface ServeInfo {
   /** The client's address (`undefined` where the runtime does not expose it). */
   readonly remoteAddr: RemoteAddr | undefined;
@@ -23,10 +49,34 @@ export interface ServeInfo {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-/** A Web-standard request handler, the same on Node, Deno and Bun. */
+/**
+ * A Web-standard request handler, the same on Node, Deno and Bun.
+ *
+ * @example
+ * ```ts
+ * import { type FetchHandler, serve } from "graceful-serve";
+ * const handler: FetchHandler = (request) => Response.json({ path: new URL(request.url).pathname });
+ * serve({ port: 8000, fetch: handler });
+ * ```
+ */
 export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
 
-/** Options for `serve()`. */
+/**
+ * Options for `serve()`.
+ *
+ * @example
+ * ```ts
+ * import { serve, type ServeOptions } from "graceful-serve";
+ * const options: ServeOptions = {
+ *   fetch: () => new Response("hi"),
+ *   port: 8000,
+ *   healthPath: "/healthz",
+ *   drainDelay: 5_000,
+ *   deadline: 20_000,
+ * };
+ * serve(options);
+ * ```
+ */
 export interface ServeOptions extends LifecycleOptions {
   /** The request handler. Required. */
   fetch: FetchHandler;
@@ -100,7 +150,9 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     throw new TypeError('graceful-serve: serve() needs an options object with a "fetch" handler');
   }
   if (typeof options.fetch !== "function") {
-    throw new TypeError(`graceful-serve: option "fetch" must be a function (request, info) => Response, got ${typeof options.fetch}`);
+    throw new TypeError(
+      `graceful-serve: option "fetch" must be a function (request, info) => Response, got ${typeof options.fetch}`,
+    );
   }
   const port = options.port ?? DEFAULT_PORT;
   if (typeof port !== "number") {
@@ -117,7 +169,9 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
   const connectionGrace = options.connectionGrace === undefined
     ? DEFAULT_CONNECTION_GRACE
     : checkMilliseconds("connectionGrace", options.connectionGrace);
-  if (options.healthPath !== undefined && (typeof options.healthPath !== "string" || !options.healthPath.startsWith("/"))) {
+  if (
+    options.healthPath !== undefined && (typeof options.healthPath !== "string" || !options.healthPath.startsWith("/"))
+  ) {
     throw new TypeError('graceful-serve: option "healthPath" must be a path starting with "/", e.g. "/healthz"');
   }
   if (options.websocket !== undefined && (typeof options.websocket !== "object" || options.websocket === null)) {
@@ -150,7 +204,8 @@ export function serverUrl(hostname: string, port: number): string {
 
 /** Whether `path` (a request target like `/healthz?x=1`) names `healthPath`. @internal */
 export function isHealthTarget(target: string, healthPath: string): boolean {
-  return target === healthPath || (target.startsWith(healthPath) && target.charCodeAt(healthPath.length) === 63 /* ? */);
+  return target === healthPath ||
+    (target.startsWith(healthPath) && target.charCodeAt(healthPath.length) === 63 /* ? */);
 }
 
 /** The readiness answer: 200 while serving, 503 once draining. @internal */

@@ -18,7 +18,16 @@ import process from "node:process";
 import { checkMilliseconds } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 
-/** Options for `serve({ restart })`. */
+/**
+ * Options for `serve({ restart })`.
+ *
+ * @example
+ * ```ts
+ * import { type RestartOptions, serve } from "graceful-serve";
+ * const restart: RestartOptions = { timeout: 30_000, pidFile: "/run/app.pid" };
+ * serve({ fetch: () => new Response("hi"), port: 8000, restart }); // then: kill -HUP $(cat /run/app.pid)
+ * ```
+ */
 export interface RestartOptions {
   /** Milliseconds the successor has to become ready before it is killed. Default 30000. */
   timeout?: number;
@@ -35,7 +44,17 @@ export interface ResolvedRestart {
   pidFile: string | undefined;
 }
 
-/** What `server.restart()` resolves with. */
+/**
+ * What `server.restart()` resolves with.
+ *
+ * @example
+ * ```ts
+ * import type { RestartResult } from "graceful-serve";
+ * const result: RestartResult = await server.restart(); // needs serve({ restart: true })
+ * if (result.ok) console.log(`successor ${result.pid} is serving; draining`);
+ * else console.error(`restart failed: ${result.error}; still serving`);
+ * ```
+ */
 export interface RestartResult {
   /** `true` when a successor is serving and this process is draining. */
   readonly ok: boolean;
@@ -58,12 +77,16 @@ export function resolveRestart(option: boolean | RestartOptions | undefined): Re
   if (typeof option !== "object" || option === null) {
     throw new TypeError('graceful-serve: option "restart" must be a boolean or { timeout, command, pidFile }');
   }
-  const timeout = option.timeout === undefined ? DEFAULT_RESTART_TIMEOUT : checkMilliseconds("restart.timeout", option.timeout);
+  const timeout = option.timeout === undefined
+    ? DEFAULT_RESTART_TIMEOUT
+    : checkMilliseconds("restart.timeout", option.timeout);
   if (timeout === 0) throw new RangeError('graceful-serve: option "restart.timeout" must be more than 0 ms');
   const command = option.command;
   if (command !== undefined) {
     if (!Array.isArray(command) || command.some((part) => typeof part !== "string")) {
-      throw new TypeError('graceful-serve: option "restart.command" must be an array of strings, e.g. ["node", "server.js"]');
+      throw new TypeError(
+        'graceful-serve: option "restart.command" must be an array of strings, e.g. ["node", "server.js"]',
+      );
     }
     if (command.length === 0 || command[0] === "") {
       throw new RangeError('graceful-serve: option "restart.command" must name a program to run');
@@ -207,14 +230,22 @@ export function startSuccessor(options: {
       }
     };
     const onExit = (code: number | null, signal: string | null) =>
-      settle({ ok: false, pid: child.pid, error: `successor exited (${signal ?? `code ${code}`}) before it was ready` });
+      settle({
+        ok: false,
+        pid: child.pid,
+        error: `successor exited (${signal ?? `code ${code}`}) before it was ready`,
+      });
     child.once("exit", onExit);
     child.once("error", (error) => settle({ ok: false, error: `could not start successor: ${error.message}` }));
     ready?.on("data", (chunk) => {
       output += String(chunk);
       if (output.includes("\n")) {
         const ok = output.startsWith("ready ");
-        settle(ok ? { ok: true, pid: child.pid } : { ok: false, pid: child.pid, error: `unexpected handshake ${JSON.stringify(output)}` });
+        settle(
+          ok
+            ? { ok: true, pid: child.pid }
+            : { ok: false, pid: child.pid, error: `unexpected handshake ${JSON.stringify(output)}` },
+        );
       }
     });
     const timer = setTimeout(

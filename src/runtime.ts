@@ -3,18 +3,34 @@
  * @module
  */
 
-/** A JavaScript runtime graceful-serve has an adapter for. */
+/**
+ * A JavaScript runtime graceful-serve has an adapter for.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime, type RuntimeName } from "graceful-serve";
+ * const runtime: RuntimeName = detectRuntime(); // "node" | "deno" | "bun"
+ * ```
+ */
 export type RuntimeName = "node" | "deno" | "bun";
 
 /**
  * Detects the current runtime. Bun and Deno both define `process.versions.node`, so they are
  * checked first.
  * @throws {Error} when none of Node.js, Deno or Bun is recognised.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime } from "graceful-serve";
+ * if (detectRuntime() === "deno") console.log("serve({ restart }) needs --unstable-net here");
+ * ```
  */
 export function detectRuntime(): RuntimeName {
   const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
   if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
   if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
   if (typeof g.process?.versions?.node === "string") return "node";
-  throw new Error("graceful-serve: unsupported runtime (expected Node.js, Deno or Bun); use createLifecycle() directly");
+  throw new Error(
+    "graceful-serve: unsupported runtime (expected Node.js, Deno or Bun); use createLifecycle() directly",
+  );
 }

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { Lifecycle, type Drainable } from "./lifecycle.ts";
-import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions, serverUrl } from "./options.ts";
+import { type Drainable, Lifecycle } from "./lifecycle.ts";
+import { type ResolvedServeOptions, resolveServeOptions, type ServeOptions, serverUrl } from "./options.ts";
 import {
   type Handoff,
   notifyReady,
@@ -18,7 +18,16 @@ import {
 } from "./restart.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "./signals.ts";
 
-/** Where the server ended up listening. */
+/**
+ * Where the server ended up listening.
+ *
+ * @example
+ * ```ts
+ * import { type ListenAddress, serve } from "graceful-serve";
+ * const server = await serve({ port: 0, fetch: () => new Response("hi") }).ready();
+ * const address: ListenAddress = { hostname: server.hostname!, port: server.port! }; // port: the one picked
+ * ```
+ */
 export interface ListenAddress {
   /** The bound interface as given (or as the runtime reports it). */
   readonly hostname: string;
@@ -42,7 +51,18 @@ export type StartServer = (options: ResolvedServeOptions, server: Server) => Tra
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ??
   (Symbol.for("nodejs.asyncDispose") as typeof Symbol.asyncDispose);
 
-/** Dispatched on the server when a restart finishes, either way. */
+/**
+ * Dispatched on the server when a restart finishes, either way.
+ *
+ * @example
+ * ```ts
+ * import { RestartEvent, serve } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi"), restart: true });
+ * server.addEventListener("restart", (event) => {
+ *   if (event instanceof RestartEvent && !event.result.ok) console.error(event.result.error);
+ * });
+ * ```
+ */
 export class RestartEvent extends Event {
   /** The outcome. */
   readonly result: RestartResult;
@@ -94,7 +114,9 @@ export class Server extends Lifecycle implements AsyncDisposable {
         this.#address = address;
         const inherited = this.#options.inherited;
         this.logger.info(
-          `listening on ${this.url} (pid ${currentPid()}${inherited ? `, ${inherited.mode === "fd" ? "inherited socket" : "reusePort handoff"}` : ""})`,
+          `listening on ${this.url} (pid ${currentPid()}${
+            inherited ? `, ${inherited.mode === "fd" ? "inherited socket" : "reusePort handoff"}` : ""
+          })`,
         );
         // The successor takes the PID file before it tells its parent, so it always names a server.
         if (pidFile) writePidFile(pidFile, currentPid());
@@ -154,13 +176,18 @@ export class Server extends Lifecycle implements AsyncDisposable {
    */
   restart(): Promise<RestartResult> {
     const options = this.#options.restart;
-    if (!options) return Promise.reject(new Error("graceful-serve: restart is not enabled; pass serve({ restart: true })"));
+    if (!options) {
+      return Promise.reject(new Error("graceful-serve: restart is not enabled; pass serve({ restart: true })"));
+    }
     if (this.#restarting) {
       this.logger.warn("restart already in progress; ignored");
       return this.#restarting;
     }
     if (this.state !== "serving" || !this.#address || !this.#transport) {
-      return Promise.resolve({ ok: false, error: `cannot restart while ${this.#address ? this.state : "not listening"}` });
+      return Promise.resolve({
+        ok: false,
+        error: `cannot restart while ${this.#address ? this.state : "not listening"}`,
+      });
     }
     const { socket, handoff } = this.#transport.handoff();
     const command = options.command ?? ownCommand();

@@ -8,10 +8,33 @@
 
 import type { Lifecycle, ShutdownReport } from "./lifecycle.ts";
 
-/** The signals graceful-serve listens to. SIGHUP is added by `restart`. */
+/**
+ * The signals graceful-serve listens to. SIGHUP is added by `restart`.
+ *
+ * @example
+ * ```ts
+ * import type { SignalName } from "graceful-serve";
+ * const drainOn: SignalName[] = ["SIGINT", "SIGTERM"];
+ * for (const signal of drainOn) process.once(signal, () => lifecycle.shutdown({ reason: signal }));
+ * ```
+ */
 export type SignalName = "SIGINT" | "SIGTERM" | "SIGUSR2" | "SIGHUP";
 
-/** How an adapter maps signals and exit onto its runtime (`process.on`, `Deno.addSignalListener`). */
+/**
+ * How an adapter maps signals and exit onto its runtime (`process.on`, `Deno.addSignalListener`).
+ *
+ * @example
+ * ```ts
+ * import process from "node:process";
+ * import { installSignalHandlers, type SignalPlatform } from "graceful-serve";
+ * const platform: SignalPlatform = {
+ *   on: (signal, listener) => process.on(signal, listener),
+ *   off: (signal, listener) => process.off(signal, listener),
+ *   exit: (code) => process.exit(code),
+ * };
+ * installSignalHandlers(lifecycle, platform, { exit: true });
+ * ```
+ */
 export interface SignalPlatform {
   /** Adds a listener; may throw where the platform cannot deliver the signal (Deno on Windows: SIGUSR2). */
   on(signal: SignalName, listener: () => void): void;
@@ -21,7 +44,16 @@ export interface SignalPlatform {
   exit(code: number): void;
 }
 
-/** Exit code for a finished shutdown: 0 only when nothing was cut and nothing failed. */
+/**
+ * Exit code for a finished shutdown: 0 only when nothing was cut and nothing failed.
+ *
+ * @example
+ * ```ts
+ * import { exitCodeFor } from "graceful-serve";
+ * const report = await server.shutdown({ reason: "SIGTERM" });
+ * process.exit(exitCodeFor(report)); // 0 if graceful and no hook failed, else 1
+ * ```
+ */
 export function exitCodeFor(report: ShutdownReport): number {
   return report.graceful && report.errors.length === 0 ? 0 : 1;
 }
@@ -29,6 +61,15 @@ export function exitCodeFor(report: ShutdownReport): number {
 /**
  * Installs the handlers and returns a function that removes them (also done automatically on close).
  * Extra handlers (e.g. SIGHUP for restart) are installed and removed with the rest.
+ *
+ * @example
+ * ```ts
+ * import { createLifecycle, installSignalHandlers } from "graceful-serve";
+ * const lifecycle = createLifecycle({ deadline: 10_000 });
+ * // platform: a SignalPlatform, e.g. { on: process.on, off: process.off, exit: process.exit } wrapped in arrows
+ * const remove = installSignalHandlers(lifecycle, platform, { exit: true, extra: { SIGHUP: () => reload() } });
+ * // SIGINT/SIGTERM now drain, a second one or SIGUSR2 hammers; remove() uninstalls them early.
+ * ```
  */
 export function installSignalHandlers(
   lifecycle: Lifecycle,

@@ -14,7 +14,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import process from "node:process";
-import { HANDOFF_ENV, type Handoff, removePidFile, writePidFile } from "./restart.ts";
+import { type Handoff, HANDOFF_ENV, removePidFile, writePidFile } from "./restart.ts";
 
 /** Parsed `graceful-serve run` arguments. */
 export interface SupervisorOptions {
@@ -26,14 +26,21 @@ export interface SupervisorOptions {
   command: string[];
 }
 
-const USAGE = "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] -- <command...>";
+const USAGE =
+  "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] -- <command...>";
 
 /**
  * Parses `run` arguments (everything after `run`).
  * @throws {TypeError} on unknown flags or a missing command. @throws {RangeError} on a bad port or timeout.
  */
 export function parseRunArgs(argv: readonly string[]): SupervisorOptions {
-  const options: SupervisorOptions = { port: 8000, hostname: "0.0.0.0", timeout: 30_000, pidFile: undefined, command: [] };
+  const options: SupervisorOptions = {
+    port: 8000,
+    hostname: "0.0.0.0",
+    timeout: 30_000,
+    pidFile: undefined,
+    command: [],
+  };
   let i = 0;
   for (; i < argv.length && argv[i] !== "--"; i++) {
     const flag = argv[i]!;
@@ -76,7 +83,11 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   // accepts, so every connection goes to a worker.
   const handle = createHandle(options.hostname, options.port, net.isIPv6(options.hostname) ? 6 : 4);
   if (typeof handle === "number") {
-    throw new Error(`graceful-serve run: cannot bind ${options.hostname}:${options.port} (${handle === -98 ? "EADDRINUSE" : `errno ${handle}`})`);
+    throw new Error(
+      `graceful-serve run: cannot bind ${options.hostname}:${options.port} (${
+        handle === -98 ? "EADDRINUSE" : `errno ${handle}`
+      })`,
+    );
   }
   const address: { port?: number } = {};
   (handle as { getsockname(out: object): void }).getsockname(address);
@@ -131,7 +142,11 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       log(`${why}: started worker ${worker.child.pid}`);
       const failure = await waitReady(worker);
       if (failure !== undefined) {
-        log(`worker ${worker.child.pid} ${failure}; ${current ? `still serving with ${current.child.pid}` : "no worker serving"}`);
+        log(
+          `worker ${worker.child.pid} ${failure}; ${
+            current ? `still serving with ${current.child.pid}` : "no worker serving"
+          }`,
+        );
         worker.child.kill("SIGKILL");
         await worker.exited;
         return false;
@@ -164,7 +179,11 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       signals++;
       stopping = true;
       const targets = [current?.child].filter((c): c is ChildProcess => c !== undefined);
-      log(`${signal}: ${signals > 1 ? "hammering" : "draining"} worker ${targets.map((c) => c.pid).join(", ") || "(none)"}`);
+      log(
+        `${signal}: ${signals > 1 ? "hammering" : "draining"} worker ${
+          targets.map((c) => c.pid).join(", ") || "(none)"
+        }`,
+      );
       for (const child of targets) child.kill(signals > 1 ? "SIGUSR2" : "SIGTERM");
       // A worker that becomes ready while stopping is told to drain too (see replace()).
       Promise.resolve(starting).then(() => current?.exited ?? 0).then(finish);

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type FetchHandler, healthAnswer, isHealthTarget, type ResolvedServeOptions, type ServeInfo } from "./options.ts";
+import {
+  type FetchHandler,
+  healthAnswer,
+  isHealthTarget,
+  type ResolvedServeOptions,
+  type ServeInfo,
+} from "./options.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 
 /** A fetch wrapper plus what it tracks for the deadline. @internal */

@@ -94,6 +94,25 @@ async function drainsInFlight(example: Example, whenInFlight: () => Promise<unkn
 }
 
 describe("examples", () => {
+  // Express and Fastify are Node frameworks; attach() gives their node:http server the lifecycle.
+  for (const [file, name] of [["express.mjs", "Express"], ["fastify.mjs", "Fastify"]] as const) {
+    it.skipIf(runtime !== "node")(`${file}: ${name} through attach(), drained on SIGTERM`, async () => {
+      const example = await startExample(file);
+      try {
+        const hello = await request(example.port, "/");
+        assert.equal(hello.status, 200);
+        assert.match(hello.body, new RegExp(`^hello from ${name}, pid \\d+\\n$`));
+        await drainsInFlight(
+          example,
+          () => example.waitFor("stdout", /slow request started/),
+          /^slow request served by pid \d+\n$/,
+        );
+      } finally {
+        if (example.child.exitCode === null) example.child.kill("SIGKILL");
+      }
+    }, T);
+  }
+
   it(`hono.mjs: a Hono app served on ${runtime}, drained on SIGTERM`, async () => {
     const example = await startExample("hono.mjs");
     try {
@@ -120,10 +139,10 @@ describe("examples", () => {
       const hello = await request(example.port, "/");
       assert.equal(hello.status, 200);
       assert.match(hello.body, /^hello from pid \d+\n$/);
-      // The example logs nothing per request; a warmed-up local server has the request well within 300 ms.
+      assert.equal((await request(example.port, "/healthz")).status, 200, "readiness while serving");
       await drainsInFlight(
         example,
-        () => new Promise((resolve) => setTimeout(resolve, 300)),
+        () => example.waitFor("stdout", /slow request started/),
         /^slow request served by pid \d+\n$/,
       );
     } finally {
@@ -164,8 +183,12 @@ describe("deployment examples", () => {
     assert.equal(text.match(/containerPort: (\d+)/)?.[1], port, "containerPort is the PORT the app binds");
     assert.match(text, /name: HOST\n\s+value: "0\.0\.0\.0"/, "binds every interface inside the pod");
     assert.match(text, /command: \["node", "examples\/server\.mjs"\]/, "exec form: node is PID 1 and gets SIGTERM");
-    assert.match(text, /^\s+# readinessProbe:$/m, "readiness probe left commented until the app sets healthPath");
-    assert.match(text, /healthPath/);
+    assert.match(text, /readinessProbe:\n\s+httpGet:\n\s+path: \/healthz/, "readiness on the app's healthPath");
+    assert.match(read("examples/server.mjs"), /healthPath: "\/healthz"/);
+    const period = Number(text.match(/periodSeconds: (\d+)\n\s+failureThreshold: (\d+)/)?.[1]);
+    const failures = Number(text.match(/periodSeconds: \d+\n\s+failureThreshold: (\d+)/)?.[1]);
+    const drainDelay = Number(text.match(/name: DRAIN_DELAY\n\s+value: "(\d+)"/)?.[1]);
+    assert.ok(period * failures * 1000 < drainDelay, "the probe fails before the listener closes");
     const selector = text.match(/selector:\n\s+app: ([\w-]+)/)?.[1];
     assert.match(text, new RegExp(`labels:\\n\\s+app: ${selector}`), "the Service selects the Deployment's pods");
   });
