@@ -11,7 +11,7 @@ import { parseRunArgs, runSupervisor } from "./supervisor.ts";
 const [verb, ...rest] = process.argv.slice(2);
 if (verb !== "run") {
   console.error(
-    "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] -- <command...>",
+    "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] [--handoff auto|fd|reuseport] -- <command...>",
   );
   process.exit(verb === "--help" || verb === "-h" ? 0 : 2);
 }

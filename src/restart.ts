@@ -14,6 +14,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import process from "node:process";
 import { checkMilliseconds } from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
@@ -107,6 +108,11 @@ export interface Handoff {
   hostname: string;
   /** Where to write the readiness line; absent for socket activation. */
   readyFd?: number;
+  /**
+   * Or: a unix socket (in a directory only this user can enter) to send the readiness line to. The
+   * supervisor uses it because a Deno child of a Node parent cannot write to an inherited pipe fd.
+   */
+  readyPath?: string;
   /** The PID of the process that handed the socket over (for logs). */
   ppid?: number;
 }
@@ -145,6 +151,11 @@ export function takeInheritedSocket(hostname: string, port: number): Handoff | u
 
 /** Tells the parent this successor is listening and ready. @internal */
 export function notifyReady(handoff: Handoff | undefined): void {
+  if (handoff?.readyPath !== undefined) {
+    const socket = net.connect(handoff.readyPath, () => socket.end(`ready ${process.pid}\n`));
+    socket.on("error", () => {}); // the supervisor gave up on us and will kill us
+    return;
+  }
   if (handoff?.readyFd === undefined) return;
   try {
     fs.writeSync(handoff.readyFd, `ready ${process.pid}\n`);

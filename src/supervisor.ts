@@ -12,7 +12,10 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import process from "node:process";
 import { type Handoff, HANDOFF_ENV, removePidFile, writePidFile } from "./restart.ts";
 
@@ -23,11 +26,18 @@ export interface SupervisorOptions {
   /** ms a new worker has to become ready. */
   timeout: number;
   pidFile: string | undefined;
+  /**
+   * `fd`: the supervisor binds the port and hands the socket to each worker (Node workers; 0 lost).
+   * `reuseport`: each worker binds the port with reusePort (Deno and Bun workers, whose servers cannot
+   * take an fd; a restart can reset a few queued connections, see docs/runtimes.md).
+   * `auto` (default): `reuseport` when the worker program is deno or bun, else `fd`.
+   */
+  handoff: "auto" | "fd" | "reuseport";
   command: string[];
 }
 
 const USAGE =
-  "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] -- <command...>";
+  "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] [--handoff auto|fd|reuseport] -- <command...>";
 
 /**
  * Parses `run` arguments (everything after `run`).
@@ -39,6 +49,7 @@ export function parseRunArgs(argv: readonly string[]): SupervisorOptions {
     hostname: "0.0.0.0",
     timeout: 30_000,
     pidFile: undefined,
+    handoff: "auto",
     command: [],
   };
   let i = 0;
@@ -51,7 +62,12 @@ export function parseRunArgs(argv: readonly string[]): SupervisorOptions {
     else if (flag === "--host") options.hostname = value;
     else if (flag === "--timeout") options.timeout = Number(value);
     else if (flag === "--pid-file") options.pidFile = value;
-    else throw new TypeError(`graceful-serve run: unknown option ${flag}\n${USAGE}`);
+    else if (flag === "--handoff") {
+      if (value !== "auto" && value !== "fd" && value !== "reuseport") {
+        throw new RangeError(`graceful-serve run: --handoff must be auto, fd or reuseport`);
+      }
+      options.handoff = value;
+    } else throw new TypeError(`graceful-serve run: unknown option ${flag}\n${USAGE}`);
   }
   options.command = argv.slice(i + 1);
   if (options.command.length === 0) throw new TypeError(`graceful-serve run: no worker command after --\n${USAGE}`);
@@ -79,8 +95,12 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   if (typeof createHandle !== "function") {
     throw new Error("graceful-serve run needs Node.js (net._createServerHandle); run the supervisor with node");
   }
-  // Bound but not listening here: the first worker's listen() makes it listen, and this process never
-  // accepts, so every connection goes to a worker.
+  const program = path.basename(options.command[0]!);
+  const mode = options.handoff === "auto"
+    ? (/^(deno|bun)(\.exe)?$/.test(program) ? "reuseport" : "fd")
+    : options.handoff;
+  // fd: bound but not listening here. The first worker's listen() makes it listen, and this process
+  // never accepts, so every connection goes to a worker and the socket outlives every worker.
   const handle = createHandle(options.hostname, options.port, net.isIPv6(options.hostname) ? 6 : 4);
   if (typeof handle === "number") {
     throw new Error(
@@ -92,8 +112,30 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   const address: { port?: number } = {};
   (handle as { getsockname(out: object): void }).getsockname(address);
   const port = address.port!;
+  // reuseport: the workers bind themselves; the port was only reserved to resolve 0 to a number.
+  if (mode === "reuseport") (handle as { close(): void }).close();
   if (options.pidFile) writePidFile(options.pidFile, process.pid);
-  log(`pid ${process.pid} owns ${options.hostname}:${port}; worker: ${options.command.join(" ")}`);
+  log(
+    `pid ${process.pid} ${mode === "fd" ? "owns" : "serves"} ${options.hostname}:${port} (handoff: ${mode}); worker: ${
+      options.command.join(" ")
+    }`,
+  );
+
+  // Readiness: workers send "ready <pid>" to a unix socket in a directory only this user can enter.
+  const readyDir = fs.mkdtempSync(path.join(os.tmpdir(), "graceful-serve-"));
+  const readyPath = path.join(readyDir, "ready.sock");
+  const readyWaiters = new Map<number, () => void>();
+  const readyServer = net.createServer((socket) => {
+    let line = "";
+    socket.on("data", (chunk) => {
+      line += String(chunk);
+      const pid = Number(/^ready (\d+)\n/.exec(line)?.[1]);
+      if (pid) readyWaiters.get(pid)?.();
+    });
+    socket.on("error", () => {});
+  });
+  readyServer.listen(readyPath);
+  readyServer.unref();
 
   let current: Worker | undefined;
   let starting: Promise<boolean> | undefined;
@@ -101,10 +143,12 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   let signals = 0;
 
   const start = (): Worker => {
-    const handoff: Handoff = { mode: "fd", fd: 3, port, hostname: options.hostname, readyFd: 4, ppid: process.pid };
-    const [program, ...args] = options.command;
-    const child = spawn(program!, args, {
-      stdio: ["inherit", "inherit", "inherit", handle as "ignore", "pipe"],
+    const handoff: Handoff = mode === "fd"
+      ? { mode, fd: 3, port, hostname: options.hostname, readyPath, ppid: process.pid }
+      : { mode, port, hostname: options.hostname, readyPath, ppid: process.pid };
+    const [command, ...args] = options.command;
+    const child = spawn(command!, args, {
+      stdio: ["inherit", "inherit", "inherit", mode === "fd" ? (handle as "ignore") : "ignore"],
       env: { ...process.env, [HANDOFF_ENV]: JSON.stringify(handoff) },
     });
     const exited = new Promise<number>((resolve) => {
@@ -114,22 +158,18 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     return { child, ready: false, exited };
   };
 
-  const waitReady = (worker: Worker): Promise<string | undefined> =>
-    new Promise((resolve) => {
-      let output = "";
-      const timer = setTimeout(() => resolve(`not ready within ${options.timeout} ms`), options.timeout);
-      worker.exited.then((code) => {
-        clearTimeout(timer);
-        resolve(`exited with code ${code} before it was ready`);
-      });
-      (worker.child.stdio[4] as NodeJS.ReadableStream).on("data", (chunk) => {
-        output += String(chunk);
-        if (output.includes("\n")) {
-          clearTimeout(timer);
-          resolve(output.startsWith("ready ") ? undefined : `unexpected handshake ${JSON.stringify(output)}`);
-        }
-      });
+  const waitReady = (worker: Worker): Promise<string | undefined> => {
+    const pid = worker.child.pid!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return new Promise<string | undefined>((resolve) => {
+      timer = setTimeout(() => resolve(`not ready within ${options.timeout} ms`), options.timeout);
+      worker.exited.then((code) => resolve(`exited with code ${code} before it was ready`));
+      readyWaiters.set(pid, () => resolve(undefined));
+    }).finally(() => {
+      clearTimeout(timer);
+      readyWaiters.delete(pid);
     });
+  };
 
   /** Starts a worker and makes it current once ready; the previous one is told to drain. */
   const replace = (why: string): Promise<boolean> => {
@@ -202,7 +242,9 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       if (finished) return;
       finished = true;
       for (const [signal, handler] of handlers) process.off(signal, handler);
-      (handle as { close(): void }).close();
+      if (mode === "fd") (handle as { close(): void }).close();
+      readyServer.close();
+      fs.rmSync(readyDir, { recursive: true, force: true });
       if (options.pidFile) removePidFile(options.pidFile, process.pid);
       log(`exiting with code ${code}`);
       resolve(code);

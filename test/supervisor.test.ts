@@ -6,22 +6,42 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "vitest";
-import { entry, runtime } from "./_helpers/fixture.ts";
+import { entry, runtime, runtimeCommand } from "./_helpers/fixture.ts";
 import { startLoad } from "./_helpers/load.ts";
 import { request } from "./_helpers/raw-http.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
-// The supervisor runs on Node (it binds with net._createServerHandle). Deno.serve and Bun.serve
-// workers cannot serve on the fd it hands over yet, so the suite runs it from the Node runs.
-describe.skipIf(runtime !== "node")("graceful-serve run", () => {
+// The supervisor runs on Node (it binds with net._createServerHandle): under Deno and Bun the test
+// starts it with the machine's `node`. Workers run on the runtime under test. Node workers get the
+// socket itself (0 lost); Deno.serve and Bun.serve cannot take it, so theirs bind with reusePort
+// (handoff "auto" picks it from the worker's program name) and may lose what test/restart.test.ts allows.
+const nodeBin = runtime === "node" ? process.execPath : "node";
+const lossBound = (total: number) => (runtime === "node" ? 0 : Math.ceil(total / 100));
+
+describe("graceful-serve run", () => {
   it("keeps its PID across two restarts under load, loses nothing, and drains on SIGTERM", async () => {
     const pidFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "gs-run-")), "run.pid");
+    const [workerCmd, workerArgs] = runtimeCommand(`${root}runtimes/fixtures/server.mjs`);
     const supervisor = spawn(
-      process.execPath,
-      [`${root}dist/cli.js`, "run", "--port", "0", "--host", "127.0.0.1", "--pid-file", pidFile, "--",
-        process.execPath, `${root}runtimes/fixtures/server.mjs`],
-      { env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify({ deadline: 10_000 }) }, stdio: ["ignore", "pipe", "pipe"] },
+      nodeBin,
+      [
+        `${root}dist/cli.js`,
+        "run",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--pid-file",
+        pidFile,
+        "--",
+        workerCmd,
+        ...workerArgs,
+      ],
+      {
+        env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify({ deadline: 10_000 }) },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
     );
     let stderr = "";
     supervisor.stderr!.on("data", (d) => (stderr += d));
@@ -54,13 +74,19 @@ describe.skipIf(runtime !== "node")("graceful-serve run", () => {
       });
     const drained = (pid: number) =>
       new Promise<void>((resolve) => {
-        const check = () => (stderr.includes(`draining ${pid}`) ? resolve() : supervisor.stderr!.once("data", () => queueMicrotask(check)));
+        const check = () => (stderr.includes(`draining ${pid}`)
+          ? resolve()
+          : supervisor.stderr!.once("data", () => queueMicrotask(check)));
         check();
       });
 
     try {
       await workerCount(1);
-      assert.equal(fs.readFileSync(pidFile, "utf8").trim(), String(supervisor.pid), "the PID file names the supervisor");
+      assert.equal(
+        fs.readFileSync(pidFile, "utf8").trim(),
+        String(supervisor.pid),
+        "the PID file names the supervisor",
+      );
       const total = 3000;
       const load = startLoad(port, total, 8);
       await load.reached(total / 4);
@@ -71,7 +97,12 @@ describe.skipIf(runtime !== "node")("graceful-serve run", () => {
       process.kill(supervisor.pid!, "SIGHUP");
       await workerCount(3);
       const result = await load.result;
-      assert.equal(result.failed, 0, JSON.stringify(result.failures));
+      console.log(
+        `[supervisor] ${runtime}: ${result.failed} of ${total} failed across two restarts ${
+          JSON.stringify(result.failures)
+        }`,
+      );
+      assert.ok(result.failed <= lossBound(total), `${result.failed} failed: ${JSON.stringify(result.failures)}`);
       assert.ok(Object.keys(result.pids).length >= 2, `answered by ${Object.keys(result.pids).join(", ")}`);
       assert.equal(fs.readFileSync(pidFile, "utf8").trim(), String(supervisor.pid), "same PID after two restarts");
       assert.equal((await request(port, "/pid")).body, String(workers[2]), "the newest worker serves");
@@ -95,7 +126,7 @@ describe.skipIf(runtime !== "node")("graceful-serve run", () => {
   it("rejects bad arguments with a usage line", async () => {
     const run = (...args: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [`${root}dist/cli.js`, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(nodeBin, [`${root}dist/cli.js`, ...args], { stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
         child.stderr!.on("data", (d) => (stderr += d));
         child.once("exit", (code) => resolve({ code, stderr }));
