@@ -52,8 +52,45 @@ describe("attach", () => {
     await conn.closed;
   }, T);
 
+  it.skipIf(runtime !== "node")("a Node HTTP/2 server: sessions get GOAWAY, the open stream finishes", async () => {
+    const http2 = await import("node:http2");
+    const server = http2.createServer();
+    let arrived!: () => void;
+    const streamArrived = new Promise<void>((resolve) => (arrived = resolve));
+    server.on("stream", (stream, headers) => {
+      arrived();
+      const ms = headers[":path"] === "/slow" ? 300 : 0;
+      setTimeout(() => {
+        stream.respond({ ":status": 200 });
+        stream.end("done");
+      }, ms);
+    });
+    const lifecycle = attach(server, { signals: false, logger: false, deadline: 10_000 });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    const goaway = new Promise<void>((resolve) => client.once("goaway", () => resolve()));
+    const req = client.request({ ":path": "/slow" });
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d) => (body += d));
+    const ended = new Promise<void>((resolve) => req.once("end", () => resolve()));
+    await streamArrived; // GOAWAY then names it as processed, so it is finished, not refused
+    const report = lifecycle.shutdown();
+    await goaway;
+    await ended;
+    assert.equal(body, "done", "the stream open at GOAWAY finished");
+    const r = await report;
+    assert.equal(r.graceful, true);
+    client.close();
+    assert.equal(await connectOutcome(port), "ECONNREFUSED");
+  }, T);
+
   it("rejects what is not a server", () => {
-    assert.throws(() => attach({} as never), (e: unknown) => e instanceof TypeError && /attach\(\) needs a server/.test(e.message));
+    assert.throws(
+      () => attach({} as never),
+      (e: unknown) => e instanceof TypeError && /attach\(\) needs a server/.test(e.message),
+    );
     assert.throws(() => attach(null as never), TypeError);
   });
 });

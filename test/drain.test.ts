@@ -75,7 +75,10 @@ describe("drain", () => {
     await shutdown(f);
     assert.equal(await conn.closed, "end", "the idle socket was closed cleanly");
     const report = await f.waitFor("report");
-    assert.ok((report.durationMs as number) < 10_000, `did not wait for the idle socket's timeout (${report.durationMs} ms)`);
+    assert.ok(
+      (report.durationMs as number) < 10_000,
+      `did not wait for the idle socket's timeout (${report.durationMs} ms)`,
+    );
   }, T);
 
   // Node: we own the socket list, so an accepted-but-silent connection gets connectionGrace.
@@ -108,7 +111,10 @@ describe("drain", () => {
     if (runtime !== "bun") assert.equal(await silent.closed, "end");
     const report = await f.waitFor("report");
     assert.equal(report.graceful, true);
-    assert.ok((report.durationMs as number) < 10_000, `closed after the grace, not the deadline (${report.durationMs} ms)`);
+    assert.ok(
+      (report.durationMs as number) < 10_000,
+      `closed after the grace, not the deadline (${report.durationMs} ms)`,
+    );
   }, T);
 
   it("several in-flight requests of different lengths all finish", async () => {
@@ -143,6 +149,21 @@ describe("drain", () => {
     assert.equal(report.graceful, false);
     assert.ok((report.forced as number) >= 2, `forced ${report.forced}`);
     assert.ok((report.durationMs as number) < 15_000);
+  }, T);
+
+  it("an SSE stream hears `signal`, sends its last event and ends whole; the drain is graceful", async () => {
+    const f = await start({ deadline: 20_000 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/sse");
+    const streamed = conn.response();
+    await f.waitFor("sse-open");
+    await shutdown(f);
+    const response = await streamed;
+    assert.equal(response.complete, true, "ended by the server as a complete stream, not cut");
+    assert.match(response.body, /event: bye\ndata: draining\n\n$/);
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, true);
+    assert.ok((report.durationMs as number) < 10_000);
   }, T);
 
   it("waitUntil work keeps the shutdown open until it is done", async () => {

@@ -28,9 +28,7 @@ function freePort(): Promise<number> {
 /** Starts the platform's own server on the fixture's default export, and waits until it listens. */
 async function startEdge(options: Record<string, unknown> = {}) {
   const port = await freePort();
-  const args = runtime === "deno"
-    ? ["serve", "-A", "--port", String(port), "--host", "127.0.0.1", script]
-    : [script];
+  const args = runtime === "deno" ? ["serve", "-A", "--port", String(port), "--host", "127.0.0.1", script] : [script];
   const proc = (child = spawn(process.execPath, args, {
     env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify(options), PORT: String(port), NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -63,7 +61,8 @@ async function startEdge(options: Record<string, unknown> = {}) {
     });
   // Deno prints "Listening on http://127.0.0.1:PORT/", Bun "Started development server: http://127.0.0.1:PORT".
   await until(() => output.includes(`127.0.0.1:${port}`));
-  const event = (name: string) => until(() => events.some((e) => e.event === name)).then(() => events.find((e) => e.event === name)!);
+  const event = (name: string) =>
+    until(() => events.some((e) => e.event === name)).then(() => events.find((e) => e.event === name)!);
   return { port, proc, exited, event, output: () => output };
 }
 
@@ -93,12 +92,13 @@ describe.skipIf(runtime === "node")("graceful() on a platform-owned server", () 
     assert.ok((report.inFlight as number) >= 1);
   }, T);
 
-  it("a hanging request is answered 503 or cut at the deadline; exit 1", async () => {
+  // SIGINT: what Deno Deploy sends, 5 s before SIGKILL.
+  it("on SIGINT a hanging request is answered 503 or cut at the deadline; exit 1", async () => {
     const edge = await startEdge({ deadline: 500 });
     const conn = await RawConnection.open(edge.port);
     conn.send("/hang");
     await edge.event("handling");
-    process.kill(edge.proc.pid!, "SIGTERM");
+    process.kill(edge.proc.pid!, "SIGINT");
     assert.deepEqual(await edge.exited, { code: 1, signal: null });
     const report = await edge.event("report");
     assert.equal(report.graceful, false);
