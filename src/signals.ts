@@ -44,6 +44,9 @@ export interface SignalPlatform {
   exit(code: number): void;
 }
 
+/** Per platform (per process): the servers a signal is draining, and the worst exit code so far. */
+const draining = new WeakMap<SignalPlatform, { servers: Set<Lifecycle>; code: number }>();
+
 /**
  * Exit code for a finished shutdown: 0 only when nothing was cut and nothing failed.
  *
@@ -79,16 +82,27 @@ export function installSignalHandlers(
   const log = lifecycle.logger;
   const installed: Array<[SignalName, () => void]> = [];
   let exiting = false;
-  // The first signal's drain and a later hammer both end here; exit once.
+  // The first signal's drain and a later hammer both end here; exit once, and only when every
+  // server of this process that the signal reached has closed (two serve() calls, one process).
   const finish = (report: ShutdownReport) => {
     remove();
-    if (options.exit && !exiting) {
-      exiting = true;
-      platform.exit(exitCodeFor(report));
-    }
+    if (!options.exit || exiting) return;
+    exiting = true;
+    const pending = draining.get(platform);
+    pending?.servers.delete(lifecycle);
+    const code = Math.max(exitCodeFor(report), pending?.code ?? 0);
+    if (pending && pending.servers.size > 0) pending.code = code;
+    else platform.exit(code);
+  };
+  const enlist = () => {
+    if (!options.exit) return;
+    let pending = draining.get(platform);
+    if (!pending) draining.set(platform, pending = { servers: new Set(), code: 0 });
+    pending.servers.add(lifecycle);
   };
   let signalled = false;
   const drain = (signal: SignalName) => () => {
+    enlist();
     if (!signalled) {
       signalled = true;
       // A drain already running (manual, or after a restart) is joined, not cut short.
@@ -99,6 +113,7 @@ export function installSignalHandlers(
     }
   };
   const hammer = () => {
+    enlist();
     log.warn("SIGUSR2: hammering");
     lifecycle.hammer("SIGUSR2").then(finish);
   };

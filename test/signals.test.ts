@@ -1,7 +1,13 @@
 // Signal policy through a fake platform: which signal drains, which hammers, what exit code follows.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { createLifecycle, type Drainable, installSignalHandlers, type SignalName, type SignalPlatform } from "../src/core.ts";
+import {
+  createLifecycle,
+  type Drainable,
+  installSignalHandlers,
+  type SignalName,
+  type SignalPlatform,
+} from "../src/core.ts";
 
 function fakePlatform(unsupported: SignalName[] = []) {
   const listeners = new Map<SignalName, Set<() => void>>();
@@ -139,5 +145,24 @@ describe("signals", () => {
     const remove = installSignalHandlers(lifecycle, p.platform, { exit: true });
     remove();
     assert.equal(p.count(), 0);
+  });
+});
+
+describe("several servers in one process", () => {
+  it("a signal drains them all, and the process exits once, after the last, with the worst code", async () => {
+    const p = fakePlatform();
+    const fast = createLifecycle({ logger: false });
+    const slow = createLifecycle({ logger: false, deadline: 20 });
+    slow.attach(hanging());
+    installSignalHandlers(fast, p.platform, { exit: true });
+    installSignalHandlers(slow, p.platform, { exit: true });
+    const exited = p.exited();
+    p.raise("SIGTERM");
+    await fast.finished;
+    await Promise.resolve();
+    assert.deepEqual(p.exits, [], "the first server to close does not end the process");
+    await exited;
+    assert.deepEqual(p.exits, [1], "one exit, with the slow server's code (it was cut)");
+    assert.equal(slow.state, "closed");
   });
 });
