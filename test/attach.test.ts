@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
 import { attach } from "../src/mod.ts";
 import { type Fixture, runtime, startFixture } from "./_helpers/fixture.ts";
+import { hangingRequestCutAtDeadline } from "./_helpers/scenarios.ts";
 import { connectOutcome, RawConnection } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
@@ -41,15 +42,7 @@ describe("attach", () => {
 
   it("a hanging request is cut at the deadline: exit 1", async () => {
     const f = (fixture = await startFixture({ deadline: 400 }, script));
-    const conn = await RawConnection.open(f.port);
-    conn.send("/hang");
-    await f.waitFor("handling");
-    f.kill("SIGTERM");
-    assert.deepEqual(await f.exited, { code: 1, signal: null });
-    const report = f.events.find((e) => e.event === "report")!;
-    assert.equal(report.graceful, false);
-    assert.ok((report.forced as number) >= 1);
-    await conn.closed;
+    await hangingRequestCutAtDeadline(f);
   }, T);
 
   it.skipIf(runtime !== "node")("a Node HTTP/2 server: sessions get GOAWAY, the open stream finishes", async () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "vitest";
 import { type Fixture, startFixture } from "./_helpers/fixture.ts";
+import { hangingRequestCutAtDeadline } from "./_helpers/scenarios.ts";
 import { RawConnection, request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
@@ -41,15 +42,7 @@ describe("signals on a real process", () => {
 
   it("exits 1 when the deadline cut a hanging request", async () => {
     const f = await start({ deadline: 300 });
-    const conn = await RawConnection.open(f.port);
-    conn.send("/hang");
-    await f.waitFor("handling");
-    f.kill("SIGTERM");
-    assert.deepEqual(await f.exited, { code: 1, signal: null });
-    const report = f.events.find((e) => e.event === "report")!;
-    assert.equal(report.graceful, false);
-    assert.ok((report.forced as number) >= 1);
-    await conn.closed;
+    await hangingRequestCutAtDeadline(f);
   }, T);
 
   it("a second SIGTERM hammers: exit 1 long before the deadline", async () => {
