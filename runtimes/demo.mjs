@@ -93,12 +93,15 @@ const loadDone = new Promise((resolve) => {
         say("demo", `kill -HUP ${firstPid}  (restart: a successor takes the port; the old process drains)`);
         process.kill(firstPid, "SIGHUP");
       }
-      if (e.event === "done") resolve((result = e));
+      if (e.event === "done") resolve(result = e);
     }
   });
 });
 
-slow.then((text) => say("client", `slow request finished: ${text.trim()}`), (e) => say("client", `slow request FAILED: ${e.message}`));
+slow.then(
+  (text) => say("client", `slow request finished: ${text.trim()}`),
+  (e) => say("client", `slow request FAILED: ${e.message}`),
+);
 const first = await firstExit;
 say("demo", `old process ${firstPid} exited with code ${first.code}`);
 await loadDone;

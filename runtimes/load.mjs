@@ -6,7 +6,10 @@
 import net from "node:net";
 import process from "node:process";
 
-const [port, total = 2000, concurrency = 8, path = "/pid"] = process.argv.slice(2).map((a, i) => (i === 3 ? a : Number(a)));
+const [port, total = 2000, concurrency = 8, path = "/pid"] = process.argv.slice(2).map((
+  a,
+  i,
+) => (i === 3 ? a : Number(a)));
 const TIMEOUT = 10_000;
 let started = 0;
 let done = 0;

@@ -31,7 +31,16 @@ export function ensureNode24() {
   if (existsSync(bin) && version(bin).startsWith("v24.")) return bin;
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   process.stderr.write(`node24: installing ${pkg}@24 into ${PREFIX}\n`);
-  execFileSync(npm, ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix", PREFIX, `${pkg}@24`], {
+  execFileSync(npm, [
+    "install",
+    "--no-save",
+    "--no-package-lock",
+    "--no-audit",
+    "--no-fund",
+    "--prefix",
+    PREFIX,
+    `${pkg}@24`,
+  ], {
     stdio: ["ignore", process.stderr, process.stderr],
   });
   const v = version(bin);

@@ -31,7 +31,13 @@ function usage(code) {
   );
   process.exit(code);
 }
-const opts = { only: ALL, skip: [], name: undefined, timeoutMin: Number(process.env.GS_TEST_TIMEOUT_MIN ?? 15), patterns: [] };
+const opts = {
+  only: ALL,
+  skip: [],
+  name: undefined,
+  timeoutMin: Number(process.env.GS_TEST_TIMEOUT_MIN ?? 15),
+  patterns: [],
+};
 {
   const argv = process.argv.slice(2);
   const list = (v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -68,8 +74,10 @@ function walk(dir, out = []) {
 const allFiles = existsSync(join(ROOT, "test")) ? walk(join(ROOT, "test")).sort() : [];
 const files = opts.patterns.length
   ? allFiles.filter((f) =>
-      opts.patterns.some((p) => f.includes(p.split(sep).join("/").replace(/^\.\//, "")) || resolve(p) === resolve(ROOT, f))
+    opts.patterns.some((p) =>
+      f.includes(p.split(sep).join("/").replace(/^\.\//, "")) || resolve(p) === resolve(ROOT, f)
     )
+  )
   : allFiles;
 
 // ---------- runtimes ----------
@@ -87,15 +95,46 @@ function findNode20() {
   throw new Error(`no Node 20 binary found (runner is ${process.version}); set GS_NODE20=/path/to/node20`);
 }
 const fileArgs = files.map((f) => `./${f}`);
-const vitestCmd = (node) => [node, VITEST, "run", "--reporter=verbose", ...(opts.patterns.length ? files : []), ...(opts.name ? ["-t", opts.name] : [])];
+const vitestCmd = (
+  node,
+) => [
+  node,
+  VITEST,
+  "run",
+  "--reporter=verbose",
+  ...(opts.patterns.length ? files : []),
+  ...(opts.name ? ["-t", opts.name] : []),
+];
 const RUNTIMES = {
-  node20: { prepare: () => { const b = findNode20(); return { version: version(b), cmd: vitestCmd(b) }; }, parse: parseVitest },
-  node24: { prepare: () => { const b = ensureNode24(); return { version: version(b), cmd: vitestCmd(b) }; }, parse: parseVitest },
+  node20: {
+    prepare: () => {
+      const b = findNode20();
+      return { version: version(b), cmd: vitestCmd(b) };
+    },
+    parse: parseVitest,
+  },
+  node24: {
+    prepare: () => {
+      const b = ensureNode24();
+      return { version: version(b), cmd: vitestCmd(b) };
+    },
+    parse: parseVitest,
+  },
   bun: {
     prepare: () => {
       const b = join(BIN, "bun");
       // --isolate: fresh globals per file (like vitest's per-file forks); default per-test timeout is 5 s.
-      return { version: `bun ${version(b)}`, cmd: [b, "test", "--isolate", `--timeout=${TEST_TIMEOUT_MS}`, ...(opts.name ? ["-t", opts.name] : []), ...fileArgs] };
+      return {
+        version: `bun ${version(b)}`,
+        cmd: [
+          b,
+          "test",
+          "--isolate",
+          `--timeout=${TEST_TIMEOUT_MS}`,
+          ...(opts.name ? ["-t", opts.name] : []),
+          ...fileArgs,
+        ],
+      };
     },
     parse: parseBun,
   },
@@ -122,11 +161,19 @@ function parseVitest(out) {
   // "      Tests  1 failed | 3 passed | 1 skipped (5)"
   const m = [...out.matchAll(/^\s*Tests\s+(.+)$/gm)].pop();
   const line = m ? m[1] : "";
-  return { passed: num(/(\d+) passed/g, line), failed: num(/(\d+) failed/g, line), skipped: num(/(\d+) skipped/g, line) + num(/(\d+) todo/g, line) };
+  return {
+    passed: num(/(\d+) passed/g, line),
+    failed: num(/(\d+) failed/g, line),
+    skipped: num(/(\d+) skipped/g, line) + num(/(\d+) todo/g, line),
+  };
 }
 function parseBun(out) {
   // " 3 pass\n 1 skip\n 0 fail\nRan 4 tests across 1 file."
-  return { passed: num(/^\s*(\d+) pass$/gm, out), failed: num(/^\s*(\d+) fail$/gm, out), skipped: num(/^\s*(\d+) skip$/gm, out) + num(/^\s*(\d+) todo$/gm, out) };
+  return {
+    passed: num(/^\s*(\d+) pass$/gm, out),
+    failed: num(/^\s*(\d+) fail$/gm, out),
+    skipped: num(/^\s*(\d+) skip$/gm, out) + num(/^\s*(\d+) todo$/gm, out),
+  };
 }
 function parseDeno(out, info) {
   // Deno reports describe() as a test and it() as steps; count leaves from the JUnit file so the
@@ -149,8 +196,15 @@ function parseDeno(out, info) {
   }
   // Fallback: "ok | 1 passed (3 steps) | 0 failed | 0 ignored (1 step)"
   const line = [...out.matchAll(/^(?:ok|FAILED) \|(.*)$/gm)].pop()?.[1] ?? "";
-  const f = (re) => { const m = line.match(re); return m ? Number(m[1]) + Number(m[2] ?? 0) : 0; };
-  return { passed: f(/(\d+) passed(?: \((\d+) steps?\))?/), failed: f(/(\d+) failed(?: \((\d+) steps?\))?/), skipped: f(/(\d+) ignored(?: \((\d+) steps?\))?/) };
+  const f = (re) => {
+    const m = line.match(re);
+    return m ? Number(m[1]) + Number(m[2] ?? 0) : 0;
+  };
+  return {
+    passed: f(/(\d+) passed(?: \((\d+) steps?\))?/),
+    failed: f(/(\d+) failed(?: \((\d+) steps?\))?/),
+    skipped: f(/(\d+) ignored(?: \((\d+) steps?\))?/),
+  };
 }
 
 // ---------- process handling ----------
@@ -198,7 +252,9 @@ function run(name, cmd, extraEnv) {
     pipe(child.stderr, process.stdout); // bun prints results on stderr; one ordered stream reads best in CI logs
     const timer = setTimeout(() => {
       timedOut = true;
-      process.stderr.write(`[${name}] test-all: TIMEOUT after ${opts.timeoutMin} min, killing process group ${child.pid}\n`);
+      process.stderr.write(
+        `[${name}] test-all: TIMEOUT after ${opts.timeoutMin} min, killing process group ${child.pid}\n`,
+      );
       killGroup(child, "SIGTERM");
       setTimeout(() => killGroup(child, "SIGKILL"), 5_000).unref();
     }, opts.timeoutMin * 60_000);
@@ -229,7 +285,11 @@ function run(name, cmd, extraEnv) {
 
 // ---------- main ----------
 const results = [];
-if (!files.length) console.error(`test-all: no test files match ${opts.patterns.length ? opts.patterns.join(" ") : "test/**/*.test.ts"}`);
+if (!files.length) {
+  console.error(
+    `test-all: no test files match ${opts.patterns.length ? opts.patterns.join(" ") : "test/**/*.test.ts"}`,
+  );
+}
 for (const name of selected) {
   const tmp = mkdtempSync(join(tmpdir(), `gs-test-${name}-`));
   let res;
@@ -242,7 +302,11 @@ for (const name of selected) {
     info = { version: "?", cmd: [] };
   }
   if (info.cmd.length && files.length) {
-    console.log(`\n==== [${name}] ${info.version}\n==== [${name}] $ ${info.cmd.map((a) => (a.startsWith(ROOT + sep) ? relative(ROOT, a) : a)).join(" ")}`);
+    console.log(
+      `\n==== [${name}] ${info.version}\n==== [${name}] $ ${
+        info.cmd.map((a) => (a.startsWith(ROOT + sep) ? relative(ROOT, a) : a)).join(" ")
+      }`,
+    );
     const env = { GS_RUNTIME: name, NO_COLOR: "1" };
     if (name === "deno" && opts.name) env.GS_TEST_NAME_PATTERN = opts.name;
     res = await run(name, info.cmd, env);
@@ -262,8 +326,13 @@ for (const name of selected) {
 }
 
 const rows = [["runtime", "version", "passed", "failed", "skipped", "exit", "time", "note"]];
-for (const r of results) rows.push([r.name, r.version, r.passed, r.failed, r.skipped, r.code, `${(r.ms / 1000).toFixed(1)}s`, r.note]);
-const total = results.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed }), { passed: 0, failed: 0 });
+for (const r of results) {
+  rows.push([r.name, r.version, r.passed, r.failed, r.skipped, r.code, `${(r.ms / 1000).toFixed(1)}s`, r.note]);
+}
+const total = results.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed }), {
+  passed: 0,
+  failed: 0,
+});
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
 console.log("\n==== summary");
 for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd());

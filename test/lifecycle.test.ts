@@ -173,11 +173,20 @@ describe("lifecycle", () => {
   });
 
   it("rejects bad deadlines and loggers with errors naming the option", () => {
-    assert.throws(() => createLifecycle({ deadline: -1 }), (e: unknown) => e instanceof RangeError && /"deadline"/.test(e.message));
+    assert.throws(
+      () => createLifecycle({ deadline: -1 }),
+      (e: unknown) => e instanceof RangeError && /"deadline"/.test(e.message),
+    );
     assert.throws(() => createLifecycle({ deadline: Number.NaN }), RangeError);
     assert.throws(() => createLifecycle({ deadline: Infinity }), RangeError);
-    assert.throws(() => createLifecycle({ deadline: "5s" as unknown as number }), (e: unknown) => e instanceof TypeError && /"deadline"/.test(e.message));
-    assert.throws(() => createLifecycle({ logger: {} as never }), (e: unknown) => e instanceof TypeError && /"logger"/.test(e.message));
+    assert.throws(
+      () => createLifecycle({ deadline: "5s" as unknown as number }),
+      (e: unknown) => e instanceof TypeError && /"deadline"/.test(e.message),
+    );
+    assert.throws(
+      () => createLifecycle({ logger: {} as never }),
+      (e: unknown) => e instanceof TypeError && /"logger"/.test(e.message),
+    );
     const lifecycle = createLifecycle(silent);
     assert.throws(() => lifecycle.shutdown({ deadline: -5 }), RangeError);
     assert.equal(lifecycle.state, "serving", "a rejected shutdown() call changes nothing");
@@ -273,7 +282,10 @@ describe("drain delay and hooks", () => {
   it("checks hook arguments", () => {
     const lifecycle = createLifecycle(silent);
     assert.throws(() => lifecycle.onShutdown(5 as never), TypeError);
-    assert.throws(() => lifecycle.onShutdown(() => {}, { timeout: -1 }), (e: unknown) => e instanceof RangeError && /"timeout"/.test(e.message));
+    assert.throws(
+      () => lifecycle.onShutdown(() => {}, { timeout: -1 }),
+      (e: unknown) => e instanceof RangeError && /"timeout"/.test(e.message),
+    );
     assert.throws(() => lifecycle.onDrain("x" as never), TypeError);
   });
 });

@@ -29,24 +29,28 @@ describe("production lifecycle", () => {
     assert.equal((await request(f.port, "/")).body, "hello");
   }, T);
 
-  it("on SIGTERM readiness flips to 503 at once, requests are still served during the drain delay, then the listener closes", async () => {
-    const f = await start({ healthPath: "/healthz", drainDelay: 1_500, deadline: 10_000 });
-    f.kill("SIGTERM");
-    await f.waitFor("state", (e) => e.state === "draining");
-    const probe = await request(f.port, "/healthz");
-    assert.equal(probe.status, 503);
-    assert.equal(probe.body, "draining\n");
-    assert.equal(probe.headers.connection, "close");
-    const during = await request(f.port, "/");
-    assert.equal(during.status, 200, "a fresh connection is still served during the delay");
-    assert.equal(during.body, "hello");
-    assert.equal(during.headers.connection, "close");
-    assert.deepEqual(await f.exited, { code: 0, signal: null });
-    assert.equal(await connectOutcome(f.port), "ECONNREFUSED");
-    const report = f.events.find((e) => e.event === "report")!;
-    assert.ok((report.durationMs as number) >= 1_500, `the delay was honoured (${report.durationMs} ms)`);
-    assert.equal(f.events.find((e) => e.event === "on-drain")?.reason, "SIGTERM");
-  }, T);
+  it(
+    "on SIGTERM readiness flips to 503 at once, requests are still served during the drain delay, then the listener closes",
+    async () => {
+      const f = await start({ healthPath: "/healthz", drainDelay: 1_500, deadline: 10_000 });
+      f.kill("SIGTERM");
+      await f.waitFor("state", (e) => e.state === "draining");
+      const probe = await request(f.port, "/healthz");
+      assert.equal(probe.status, 503);
+      assert.equal(probe.body, "draining\n");
+      assert.equal(probe.headers.connection, "close");
+      const during = await request(f.port, "/");
+      assert.equal(during.status, 200, "a fresh connection is still served during the delay");
+      assert.equal(during.body, "hello");
+      assert.equal(during.headers.connection, "close");
+      assert.deepEqual(await f.exited, { code: 0, signal: null });
+      assert.equal(await connectOutcome(f.port), "ECONNREFUSED");
+      const report = f.events.find((e) => e.event === "report")!;
+      assert.ok((report.durationMs as number) >= 1_500, `the delay was honoured (${report.durationMs} ms)`);
+      assert.equal(f.events.find((e) => e.event === "on-drain")?.reason, "SIGTERM");
+    },
+    T,
+  );
 
   it("shutdown hooks run after the drain in reverse order; a failing one makes the exit code 1", async () => {
     const f = await start({ deadline: 10_000 }, { GS_HOOKS: "db:ok,cache:throw,queue:hang" });

@@ -68,7 +68,10 @@ describe("restart", () => {
     f.kill("SIGHUP");
     const successor = await readyPid(f, 1);
     const result = await load.result;
-    assert.ok(result.failed <= lossBound(total), `${result.failed} of ${total} failed: ${JSON.stringify(result.failures)}`);
+    assert.ok(
+      result.failed <= lossBound(total),
+      `${result.failed} of ${total} failed: ${JSON.stringify(result.failures)}`,
+    );
     assert.deepEqual(Object.keys(result.pids).map(Number).sort(), [f.pid, successor].sort(), "both PIDs answered");
     assert.deepEqual(await f.exited, { code: 0, signal: null }, "old process drained and exited 0");
     const report = await f.waitFor("report", (e) => e.pid === f.pid);

@@ -21,7 +21,12 @@ describe("socket activation", () => {
     const child = spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh", cmd, ...args], {
       env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify({ port: runtime === "node" ? 1 : 0 }) },
       // Only a Node parent can put a listening socket into a child's fd table (Deno and Bun reject it).
-      stdio: ["ignore", "pipe", "pipe", runtime === "node" ? (listener as unknown as { _handle: "ignore" })._handle : "ignore"],
+      stdio: [
+        "ignore",
+        "pipe",
+        "pipe",
+        runtime === "node" ? (listener as unknown as { _handle: "ignore" })._handle : "ignore",
+      ],
     });
     // The test's own copy is closed: only the child can answer on the port now.
     listener.close();
