@@ -63,8 +63,13 @@ export interface ShutdownReport {
  * ```
  */
 export interface Drainable {
-  /** Stop accepting and close idle connections; resolve once nothing is left open. Called once. */
-  drain(): Promise<void>;
+  /**
+   * Stop accepting and close idle connections; resolve once nothing is left open. Called once, with
+   * the shutdown's reason: after a `"restart"` the successor serves the same port, so idle keep-alive
+   * connections may be left to end on their own (next response says `Connection: close`) instead of
+   * being closed under a client that is about to reuse them.
+   */
+  drain(reason?: string): Promise<void>;
   /** Cut whatever is still open now; `drain()` must settle soon after. May be called once, after `drain()`. */
   forceClose(): void | Promise<void>;
   /** Requests in flight right now (best effort where a runtime does not expose it). */
@@ -130,6 +135,8 @@ export interface ShutdownOptions {
   deadline?: number;
   /** Recorded in the report and the log line. Default `"manual"`. */
   reason?: string;
+  /** Overrides the configured drain delay for this shutdown (ms); a restart uses 0. */
+  drainDelay?: number;
 }
 
 /** Default time a shutdown hook may take. */
@@ -203,6 +210,7 @@ export function checkMilliseconds(name: string, value: unknown): number {
  */
 export class Lifecycle extends EventTarget {
   #state: LifecycleState = "serving";
+  #reason: string | undefined;
   readonly #abort = new AbortController();
   readonly #deadline: number;
   readonly #log: Logger;
@@ -234,6 +242,11 @@ export class Lifecycle extends EventTarget {
     }
     this.#log = resolveLogger(options.logger);
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /** Why the shutdown started (`"SIGTERM"`, `"manual"`, `"restart"`, ...); `undefined` while serving. */
+  get reason(): string | undefined {
+    return this.#reason;
   }
 
   /** `"serving"`, `"draining"` or `"closed"`. */
@@ -336,7 +349,11 @@ export class Lifecycle extends EventTarget {
     if (this.#run) return this.#run;
     const deadline = options.deadline === undefined ? this.#deadline : checkMilliseconds("deadline", options.deadline);
     const reason = options.reason ?? "manual";
-    this.#run = this.#shutdown(reason, deadline);
+    const drainDelay = options.drainDelay === undefined
+      ? this.#drainDelay
+      : checkMilliseconds("drainDelay", options.drainDelay);
+    this.#reason = reason;
+    this.#run = this.#shutdown(reason, deadline, drainDelay);
     return this.#run;
   }
 
@@ -351,10 +368,10 @@ export class Lifecycle extends EventTarget {
     return run;
   }
 
-  async #shutdown(reason: string, deadline: number): Promise<ShutdownReport> {
+  async #shutdown(reason: string, deadline: number, drainDelay: number): Promise<ShutdownReport> {
     const started = Date.now();
     const drainable = this.#drainable;
-    const delay = Math.min(this.#drainDelay, deadline);
+    const delay = Math.min(drainDelay, deadline);
     this.#setState("draining");
     this.#abort.abort(new DOMException(`graceful-serve: draining (${reason})`, "AbortError"));
     for (const hook of this.#drainHooks) this.waitUntil(Promise.resolve().then(() => hook(reason)));
@@ -371,7 +388,7 @@ export class Lifecycle extends EventTarget {
     const startDrain = () => {
       endDelay();
       drained ??= (async () => {
-        if (drainable) await drainable.drain();
+        if (drainable) await drainable.drain(reason);
         while (this.#tasks.size > 0 || this.#sockets.size > 0) {
           await Promise.all([...this.#tasks, this.#socketsClosed()]);
         }

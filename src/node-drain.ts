@@ -4,7 +4,7 @@
  */
 
 import type http from "node:http";
-import type { Socket } from "node:net";
+import net, { type Socket } from "node:net";
 import type { Drainable, Lifecycle } from "./lifecycle.ts";
 
 /** Node's per-server connection list (`lib/_http_server.js`, kConnections), present since Node 18.2. */
@@ -65,19 +65,28 @@ export function nodeDrainable(
       for (const { socket } of connections()?.all() ?? []) if (!isIdle(socket)) n++;
       return n;
     },
-    drain() {
+    drain(reason) {
       closed ??= new Promise<void>((resolve) => {
         if (!httpServer.listening) {
           // Never bound (listen failed or still pending): nothing to drain.
           httpServer.once("listening", () => httpServer.close());
           return resolve();
         }
-        // Stops accepting and closes idle keep-alive sockets at once; the callback fires when the
-        // last connection is gone — Node's own count, so no bookkeeping here.
-        httpServer.close(() => {
+        const done = () => {
           clearTimeout(graceTimer);
           resolve();
-        });
+        };
+        if (reason === "restart") {
+          // The successor answers on this very port, so a client holding an idle keep-alive
+          // connection (a proxy's pool) may send on it any moment: closing it now would race that
+          // request. Stop accepting only; each idle connection ends after its next response
+          // (Connection: close) or at Node's keep-alive timeout.
+          net.Server.prototype.close.call(httpServer, done);
+        } else {
+          // Stops accepting and closes idle keep-alive sockets at once; the callback fires when the
+          // last connection is gone — Node's own count, so no bookkeeping here.
+          httpServer.close(done);
+        }
         // Node counts an accepted connection with no bytes yet as active, not idle, so close() left
         // it open. Its request may be on the wire: give it the grace, then close it if still silent.
         if (connections()?.active().some(({ socket }) => socket.bytesRead === 0)) {

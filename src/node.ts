@@ -15,6 +15,7 @@ import {
   type FetchHandler,
   healthAnswer,
   isHealthTarget,
+  isReady,
   type ResolvedServeOptions,
   type ServeInfo,
   type ServeOptions,
@@ -170,7 +171,7 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
 
   const healthPath = options.healthPath;
   const health = (res: http.ServerResponse) => {
-    const serving = server.state === "serving";
+    const serving = isReady(server);
     const { status, body } = healthAnswer(serving);
     const headers = ["content-type", TEXT_PLAIN, "content-length", String(body.length), "cache-control", "no-store"];
     if (!serving) headers.push("connection", "close");

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { checkMilliseconds, type LifecycleOptions } from "./lifecycle.ts";
+import { checkMilliseconds, type Lifecycle, type LifecycleOptions } from "./lifecycle.ts";
 import { resolveLogger } from "./logger.ts";
 import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "./restart.ts";
 
@@ -206,6 +206,14 @@ export function serverUrl(hostname: string, port: number): string {
 export function isHealthTarget(target: string, healthPath: string): boolean {
   return target === healthPath ||
     (target.startsWith(healthPath) && target.charCodeAt(healthPath.length) === 63 /* ? */);
+}
+
+/**
+ * Whether readiness says "send me traffic": while serving, and also while draining after a restart —
+ * the successor already answers on the same port, so the address stays ready. @internal
+ */
+export function isReady(lifecycle: Lifecycle): boolean {
+  return lifecycle.state === "serving" || (lifecycle.state === "draining" && lifecycle.reason === "restart");
 }
 
 /** The readiness answer: 200 while serving, 503 once draining. @internal */

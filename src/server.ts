@@ -201,7 +201,11 @@ export class Server extends Lifecycle implements AsyncDisposable {
           return result;
         }
         this.logger.info(`restart: successor pid ${result.pid} is ready; draining`);
-        this.shutdown({ reason: "restart" }).then((report) => {
+        // fd handoff (Node): the successor already accepts from the same socket, so no delay; idle
+        // keep-alive connections are left to end after their next response (see nodeDrainable).
+        // reusePort (Deno, Bun): their shutdown closes idle connections at once, so keep serving for
+        // the drain delay first: pooled connections get a response with Connection: close meanwhile.
+        this.shutdown({ reason: "restart", ...(handoff.mode === "fd" ? { drainDelay: 0 } : {}) }).then((report) => {
           if (this.#options.exit) this.#platform.exit(exitCodeFor(report));
         });
         return result;

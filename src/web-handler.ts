@@ -11,6 +11,7 @@ import {
   type FetchHandler,
   healthAnswer,
   isHealthTarget,
+  isReady,
   type ResolvedServeOptions,
   type ServeInfo,
 } from "./options.ts";
@@ -134,10 +135,13 @@ export function wrapFetch<Args extends unknown[]>(
   };
 
   const healthPath = options.healthPath;
-  /** The request target (path + query) of an absolute URL, without parsing it. */
-  const target = (url: string) => url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  /**
+   * The request target (path + query) of a request URL, without parsing it. Bun 1.4 hands over a
+   * relative URL ("/healthz") for an HTTP/1.0 request without Host, as HAProxy's default check sends.
+   */
+  const target = (url: string) => (url.charCodeAt(0) === 47 ? url : url.slice(url.indexOf("/", url.indexOf("//") + 2)));
   const health = () => {
-    const serving = server.state === "serving";
+    const serving = isReady(server);
     const { status, body } = healthAnswer(serving);
     const headers: Record<string, string> = { "content-type": "text/plain;charset=UTF-8", "cache-control": "no-store" };
     if (!serving) headers.connection = "close";

@@ -188,6 +188,8 @@ describe("deployment examples", () => {
     const period = Number(text.match(/periodSeconds: (\d+)\n\s+failureThreshold: (\d+)/)?.[1]);
     const failures = Number(text.match(/periodSeconds: \d+\n\s+failureThreshold: (\d+)/)?.[1]);
     const drainDelay = Number(text.match(/name: DRAIN_DELAY\n\s+value: "(\d+)"/)?.[1]);
+    const env = text.slice(text.indexOf("env:"), text.indexOf("ports:"));
+    assert.match(env, /name: DRAIN_DELAY/, "DRAIN_DELAY is an env entry, not a port");
     assert.ok(period * failures * 1000 < drainDelay, "the probe fails before the listener closes");
     const selector = text.match(/selector:\n\s+app: ([\w-]+)/)?.[1];
     assert.match(text, new RegExp(`labels:\\n\\s+app: ${selector}`), "the Service selects the Deployment's pods");

@@ -1,5 +1,6 @@
 // Readiness endpoint, drain delay and shutdown hooks on a real process.
 import assert from "node:assert/strict";
+import net from "node:net";
 import { afterEach, describe, it } from "vitest";
 import { type Fixture, startFixture } from "./_helpers/fixture.ts";
 import { connectOutcome, RawConnection, request } from "./_helpers/raw-http.ts";
