@@ -74,16 +74,29 @@ function trackedWebSockets(handlers: BunWebSocketHandlers, server: Server): BunW
   };
 }
 
+/** The handler's `info`: a class, because an object literal with a getter costs the hot path. */
+class BunInfo implements ServeInfo {
+  readonly #request: Request;
+  readonly #bun: BunServer;
+  readonly #server: Server;
+  constructor(request: Request, bun: BunServer, server: Server) {
+    this.#request = request;
+    this.#bun = bun;
+    this.#server = server;
+  }
+  get remoteAddr(): ServeInfo["remoteAddr"] {
+    const ip = this.#bun.requestIP(this.#request);
+    return ip ? { hostname: ip.address, port: ip.port } : undefined;
+  }
+  waitUntil(promise: Promise<unknown>): void {
+    this.#server.waitUntil(promise);
+  }
+}
+
 /** Starts `Bun.serve` for `serve()`. @internal */
 function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
   const wrapped = wrapFetch<[BunServer]>(options, server, {
-    info: (request, bunServer): ServeInfo => ({
-      get remoteAddr() {
-        const ip = bunServer.requestIP(request);
-        return ip ? { hostname: ip.address, port: ip.port } : undefined;
-      },
-      waitUntil: (promise) => server.waitUntil(promise),
-    }),
+    info: (request, bunServer): ServeInfo => new BunInfo(request, bunServer, server),
     upgradeReturnsNothing: true,
   });
   let bunServer: BunServer | undefined;

@@ -28,15 +28,26 @@ export type { RestartOptions, RestartResult } from "./restart.ts";
  */
 export const FastResponse: typeof Response = Response;
 
+/** The handler's `info`: a class, because an object literal with a getter costs Deno's hot path. */
+class DenoInfo implements ServeInfo {
+  readonly #info: DenoServeInfo;
+  readonly #server: Server;
+  constructor(info: DenoServeInfo, server: Server) {
+    this.#info = info;
+    this.#server = server;
+  }
+  get remoteAddr(): ServeInfo["remoteAddr"] {
+    return this.#info.remoteAddr;
+  }
+  waitUntil(promise: Promise<unknown>): void {
+    this.#server.waitUntil(promise);
+  }
+}
+
 /** Starts `Deno.serve` for `serve()`. @internal */
 function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
-    info: (_request, info): ServeInfo => ({
-      get remoteAddr() {
-        return info.remoteAddr;
-      },
-      waitUntil: (promise) => server.waitUntil(promise),
-    }),
+    info: (_request, info): ServeInfo => new DenoInfo(info, server),
     trackForDeadline: { isStream: streamDetector() },
   });
   let httpServer: DenoHttpServer | undefined;

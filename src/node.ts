@@ -13,6 +13,7 @@ import { FastResponse, takeRecorded } from "./fast-response.ts";
 import { NodeRequest } from "./node-request.ts";
 import {
   type FetchHandler,
+  handlerFailure,
   healthAnswer,
   isHealthTarget,
   isReady,
@@ -131,10 +132,7 @@ function sendResponse(res: http.ServerResponse, response: Response, draining: bo
   else void pump(stream, res);
 }
 
-function failure(error: unknown, server: Server): Response {
-  server.logger.error(`fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-  return new FastResponse("Internal Server Error", { status: 500 }) as unknown as Response;
-}
+const failure = (error: unknown, server: Server): Response => handlerFailure(error, server, FastResponse);
 
 /** Starts `node:http` for `serve()`. @internal */
 function startNodeServer(options: ResolvedServeOptions, server: Server): Transport {

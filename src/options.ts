@@ -220,3 +220,15 @@ export function isReady(lifecycle: Lifecycle): boolean {
 export function healthAnswer(serving: boolean): { status: number; body: string } {
   return serving ? { status: 200, body: "ok\n" } : { status: 503, body: "draining\n" };
 }
+
+/** Logs a failed handler and builds the 500 that replaces its response. @internal */
+export function handlerFailure(
+  error: unknown,
+  lifecycle: Lifecycle,
+  ResponseClass: new (body: string, init: ResponseInit) => object = Response,
+): Response {
+  lifecycle.logger.error(
+    `fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
+  );
+  return new ResponseClass("Internal Server Error", { status: 500 }) as Response;
+}

@@ -9,6 +9,7 @@
 
 import {
   type FetchHandler,
+  handlerFailure,
   healthAnswer,
   isHealthTarget,
   isReady,
@@ -55,10 +56,7 @@ function closeHeader(response: Response): Response {
   }
 }
 
-function failure(error: unknown, server: Lifecycle): Response {
-  server.logger.error(`fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-  return new Response("Internal Server Error", { status: 500 });
-}
+const failure = (error: unknown, server: Lifecycle): Response => handlerFailure(error, server);
 
 /** @internal */
 export function wrapFetch<Args extends unknown[]>(
