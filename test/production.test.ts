@@ -30,6 +30,32 @@ describe("production lifecycle", () => {
     assert.equal((await request(f.port, "/")).body, "hello");
   }, T);
 
+  it("healthPath answers an HTTP/1.0 request without Host (HAProxy's default check)", async () => {
+    const f = await start({ healthPath: "/healthz" });
+    const socket = net.connect(f.port, "127.0.0.1");
+    let raw = "";
+    socket.on("data", (d) => (raw += d));
+    socket.write("GET /healthz HTTP/1.0\r\n\r\n");
+    await new Promise((resolve) => socket.once("close", resolve));
+    assert.match(raw, /^HTTP\/1\.[01] 200/);
+    assert.match(raw, /\r\n\r\nok\n$/);
+  }, T);
+
+  it("readiness stays 200 while draining after a restart: the successor answers on the same port", async () => {
+    const { createLifecycle } = await import("../src/core.ts");
+    const { isReady } = await import("../src/options.ts");
+    const restarting = createLifecycle({ logger: false, deadline: 60_000 });
+    restarting.waitUntil(new Promise(() => {}));
+    void restarting.shutdown({ reason: "restart" });
+    assert.equal(restarting.state, "draining");
+    assert.equal(isReady(restarting), true);
+    const stopping = createLifecycle({ logger: false, deadline: 60_000 });
+    stopping.waitUntil(new Promise(() => {}));
+    void stopping.shutdown({ reason: "SIGTERM" });
+    assert.equal(isReady(stopping), false);
+    await Promise.all([restarting.hammer(), stopping.hammer()]);
+  }, T);
+
   it(
     "on SIGTERM readiness flips to 503 at once, requests are still served during the drain delay, then the listener closes",
     async () => {
