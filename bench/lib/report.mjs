@@ -321,10 +321,18 @@ export function renderMarkdown(results, { throughputSvg, shutdownSvg }) {
   md.push("");
 
   // --- failures
-  const errs = rts.flatMap((r) => [
-    ...(r.skipped ? [`- ${r.name}: skipped — ${r.skipped}`] : []),
-    ...r.errors.map((e) => `- ${r.name} · ${e.section} · ${e.impl}: ${e.peer ? "no result (a peer's limit, reported as such)" : "FAILED"} — ${e.message.split("\n")[0]}`),
-  ]);
+  const errs = rts.flatMap((r) => {
+    // The same failure in several runs is listed once, with its count.
+    const counts = new Map();
+    for (const e of r.errors) {
+      const line = `- ${r.name} · ${e.section} · ${e.impl}: ${e.peer ? "no result (a peer's limit, reported as such)" : "FAILED"} — ${e.message.split("\n")[0]}`;
+      counts.set(line, (counts.get(line) ?? 0) + 1);
+    }
+    return [
+      ...(r.skipped ? [`- ${r.name}: skipped — ${r.skipped}`] : []),
+      ...[...counts].map(([line, n]) => (n > 1 ? `${line} (${n} runs)` : line)),
+    ];
+  });
   md.push(`## Failed, timed-out or missing measurements`);
   md.push("");
   md.push(errs.length ? errs.join("\n") : "None.");
