@@ -14,6 +14,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
 import { runtime } from "./_helpers/fixture.ts";
+import { readJsonLines } from "./_helpers/json-lines.ts";
 import { RawConnection } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
@@ -61,7 +62,6 @@ function spawnJson(cmd: string, args: string[]): Proc {
   const events: Event[] = [];
   let waiters: Array<() => void> = [];
   let stderr = "";
-  let rest = "";
   let gone = false;
   const wake = () => {
     const w = waiters;
@@ -70,19 +70,7 @@ function spawnJson(cmd: string, args: string[]): Proc {
   };
   child.stdin!.on("error", () => {}); // EPIPE once the child is gone
   child.stderr!.on("data", (d) => (stderr += d));
-  child.stdout!.on("data", (d) => {
-    const lines = (rest + d).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        events.push(JSON.parse(line));
-      } catch {
-        events.push({ event: "stdout", line });
-      }
-    }
-    wake();
-  });
+  readJsonLines(child.stdout!, (e) => events.push(e as Event), wake);
   const exited = new Promise<Exit>((resolve) =>
     child.once("exit", (code, signal) => {
       gone = true;

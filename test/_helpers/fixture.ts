@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import { readJsonLines } from "./json-lines.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const g = globalThis as { Deno?: { execPath(): string }; Bun?: unknown };
@@ -59,19 +60,8 @@ export async function startFixture(
   const events: FixtureEvent[] = [];
   let waiters: Array<() => void> = [];
   let stderr = "";
-  let stdoutRest = "";
   child.stderr!.on("data", (d) => (stderr += d));
-  child.stdout!.on("data", (d) => {
-    const lines = (stdoutRest + d).split("\n");
-    stdoutRest = lines.pop()!;
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        events.push(JSON.parse(line));
-      } catch {
-        events.push({ event: "stdout", line });
-      }
-    }
+  readJsonLines(child.stdout!, (e) => events.push(e), () => {
     const w = waiters;
     waiters = [];
     for (const f of w) f();
