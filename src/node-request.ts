@@ -14,8 +14,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { requestUrl } from "./node-url.ts";
 
-const EMPTY = new Uint8Array(0);
-
 /** GET and HEAD requests have a null body (Fetch: a Request with those methods cannot have one). */
 function nullBody(method: string): boolean {
   return method === "GET" || method === "HEAD";

@@ -16,37 +16,14 @@
 import type { IncomingMessage } from "node:http";
 
 /**
- * Characters the URL parser keeps as they are in a path (RFC 3986 unreserved, sub-delims, ":", "@",
- * "/"). "." and "%" are checked for dot segments separately; "'" is kept in a path but
- * percent-encoded in the query of a special URL (WHATWG URL, special-query percent-encode set).
+ * Anything in an origin-form target that the URL parser would change: a backslash (read as "/"), a
+ * "." or "%2e" segment ("/." covers "/..", "/./" and a trailing "/."), and the characters it
+ * percent-encodes in a path or a special URL's query (`"` `<` `>` `` ` `` `{` `}` `'`). Control
+ * characters, spaces and non-ASCII bytes never get here: Node's parser rejects them with a 400.
+ * One regex pass: measured ~45 ns for a typical API path (bench/micro-request-url.mjs), against
+ * ~550 ns for `new URL()`.
  */
-const KEPT = /* @__PURE__ */ (() => {
-  const table = new Uint8Array(128);
-  const kept = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~!$&'()*+,;=:@/";
-  for (let i = 0; i < kept.length; i++) table[kept.charCodeAt(i)] = 1;
-  return table;
-})();
-
-/** True when `target` (origin-form, starts with "/") serializes to itself: no dot segment, no
- * `%2e`, no backslash, nothing the parser would percent-encode. False means "let URL decide". */
-function isPlainTarget(target: string): boolean {
-  let query = false;
-  for (let i = 1; i < target.length; i++) {
-    const c = target.charCodeAt(i);
-    if (c === 0x2e) {
-      // "." right after "/" may start a "." or ".." segment ("/.well-known" takes the slow path too).
-      if (!query && target.charCodeAt(i - 1) === 0x2f) return false;
-    } else if (c === 0x25) {
-      // %2e / %2E is a dot for segment purposes.
-      if (!query && target.charCodeAt(i + 1) === 0x32 && (target.charCodeAt(i + 2) | 0x20) === 0x65) return false;
-    } else if (c === 0x3f) {
-      query = true;
-    } else if (c >= 128 || KEPT[c] === 0 || (query && c === 0x27)) {
-      return false;
-    }
-  }
-  return true;
-}
+const NEEDS_PARSER = /[\\"<>`{}']|\/\.|%2[eE]/;
 
 /** True when `host` (a Host header value) is already in the parser's serialized form for `scheme`:
  * a lower-case name or a canonical dotted-quad IPv4, and a port that is not the default one. */
@@ -102,6 +79,19 @@ function isPlainHost(host: string, secure: boolean): boolean {
   return false;
 }
 
+/** The last Host found plain, per scheme: a client sends the same Host on every request, so the
+ * check below runs once per distinct value instead of once per request. */
+let plainHttpHost = "";
+let plainHttpsHost = "";
+
+function plainHost(host: string, secure: boolean): boolean {
+  if (host === (secure ? plainHttpsHost : plainHttpHost)) return true;
+  if (!isPlainHost(host, secure)) return false;
+  if (secure) plainHttpsHost = host;
+  else plainHttpHost = host;
+  return true;
+}
+
 /** A Host header that names only an authority: no path, query, fragment, userinfo or whitespace
  * that could change what the target means once the two are joined. */
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]*)?$/;
@@ -148,7 +138,7 @@ export function requestUrl(req: IncomingMessage): string {
   const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
   const host = req.headers.host;
   if (target.charCodeAt(0) === 0x2f) {
-    if (host !== undefined && isPlainHost(host, secure) && isPlainTarget(target)) {
+    if (host !== undefined && plainHost(host, secure) && !NEEDS_PARSER.test(target)) {
       return `${secure ? "https" : "http"}://${host}${target}`;
     }
     // Joined as one string, never resolved against a base: a target "//evil/x" is a path here.
