@@ -432,6 +432,20 @@ describe("new Request(request) (10.9)", () => {
     T,
   );
 
+  // The Node 24 workaround docs/runtimes.md gives for RQ-N1; works on every runtime.
+  it("new Request(request.clone(), init) keeps method, headers and body", async () => {
+    const s = await start(async (request) => {
+      const next = new Request(request.clone(), { headers: { "x-added": "1" } });
+      return new Response(`${next.method} ${next.headers.get("x-added")} ${await next.text()}`);
+    });
+    try {
+      const r = await request(s.port, "/", { method: "POST", body: "cloned" });
+      assert.equal(r.body, "POST 1 cloned");
+    } finally {
+      await s.stop();
+    }
+  }, T);
+
   it("new Request(url, request) takes the request as init (method, headers, body)", async () => {
     const s = await start(async (request) => {
       const next = new Request("http://upstream.test/x", request);
