@@ -1,23 +1,150 @@
 /**
  * A Web `Request` over Node's `IncomingMessage`, built lazily: a handler that only reads `url` and
  * `method` never pays for `Headers`, a body stream or an `AbortController`. `instanceof Request` holds.
+ *
+ * What a lazy object cannot be is a real undici `Request`: undici keeps a request's state in
+ * internal slots (Node 20: symbol-keyed properties; Node 24: private `#state`), which its own
+ * constructor and `fetch()` read from an input `Request`. So the parts of the interface that need
+ * those slots build one real `Request` on demand ({@link NodeRequest} `#native`) and delegate to it
+ * from then on. See docs/runtimes.md "Node: the lazy Request" for what that means per Node version.
  * @module
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { requestUrl } from "./node-url.ts";
 
-const NO_BODY = new Set(["GET", "HEAD"]);
+/** GET and HEAD requests have a null body (Fetch: a Request with those methods cannot have one). */
+function nullBody(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
 
-/** Collects the request body without going through a Web stream. */
+function bodyUnusable(): TypeError {
+  return new TypeError("Body is unusable: Body has already been read");
+}
+
+/** UTF-8 decode, dropping a leading BOM as the Fetch spec's "UTF-8 decode" does (issue 10.8). */
+function utf8(bytes: Buffer): string {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    ? bytes.toString("utf8", 3)
+    : bytes.toString("utf8");
+}
+
+function toBuffer(chunk: Buffer | string | null): Buffer {
+  return chunk === null ? Buffer.alloc(0) : typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+}
+
+/**
+ * The error a body read fails with when the request stream ended early. A client that went away
+ * after sending its whole body is not an error (issue 10.5): the body is there, so it is returned.
+ */
+function endedEarly(req: IncomingMessage): Error | undefined {
+  const error = req.errored as NodeJS.ErrnoException | null;
+  if (req.complete && (!error || error.code === "ECONNRESET")) return undefined;
+  return error ?? new Error("aborted: the client closed the connection before sending the whole body");
+}
+
+/**
+ * Collects the request body without a Web stream. Settles in every case: on `end`, and when the
+ * stream is destroyed first (the client disconnected) — with what Node had buffered if the whole
+ * body had arrived, else with the error. Node drops the `error` event when nobody listened at the
+ * time, and a destroyed stream emits neither `data` nor `end`, so `close` is what is waited on.
+ */
 function readAll(req: IncomingMessage): Promise<Buffer> {
+  if (req.destroyed) {
+    const error = endedEarly(req);
+    return error ? Promise.reject(error) : Promise.resolve(toBuffer(req.read() as Buffer | null));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once("error", reject);
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    const onEnd = () => {
+      req.off("data", onData).off("close", onClose);
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onClose = () => {
+      req.off("data", onData).off("end", onEnd);
+      const error = endedEarly(req);
+      if (error) return reject(error);
+      const rest = req.read() as Buffer | null;
+      if (rest !== null) chunks.push(toBuffer(rest));
+      resolve(Buffer.concat(chunks));
+    };
+    req.on("data", onData).once("end", onEnd).once("close", onClose);
   });
 }
+
+/**
+ * The request body as a Web stream. Unlike `Readable.toWeb()` it settles when the client
+ * disconnects after sending everything (issue 10.5), `cancel()` discards the rest of the upload
+ * instead of destroying the socket (so the response can still be sent), and once the response has
+ * been sent while the body lies unread (a 413 answered early, issue 10.6), the rest is discarded —
+ * as Node does for a body nobody touched — so the client's upload does not stall.
+ */
+function bodyStream(req: IncomingMessage, res: ServerResponse): ReadableStream<Uint8Array> {
+  let controller: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const enqueue = (chunk: Buffer) => {
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  };
+  const onData = (chunk: Buffer) => {
+    enqueue(chunk);
+    if (controller.desiredSize! <= 0) req.pause();
+  };
+  const detach = () => {
+    open = false;
+    req.off("data", onData).off("end", onEnd).off("close", onClose);
+    res.off("finish", onFinish);
+  };
+  const onEnd = () => {
+    detach();
+    controller.close();
+  };
+  const onClose = () => {
+    detach();
+    const error = endedEarly(req);
+    if (error) return controller.error(error);
+    const rest = req.read() as Buffer | null;
+    if (rest !== null) enqueue(toBuffer(rest));
+    controller.close();
+  };
+  // Node's resOnFinish dumps an unread body only if nobody read from it (`_consuming`); this
+  // stream did, so it discards the rest itself. Like Go's server (the body is closed once the
+  // response is done), a read after that fails rather than waiting for bytes nobody pulls.
+  const onFinish = () => {
+    if (req.complete) return;
+    detach();
+    controller.error(new TypeError("the response was sent before the request body was read; the rest was discarded"));
+    req.resume();
+  };
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      if (req.destroyed) return onClose();
+      req.on("data", onData).once("end", onEnd).once("close", onClose);
+      res.once("finish", onFinish);
+    },
+    pull() {
+      if (open) req.resume();
+    },
+    cancel() {
+      if (!open) return;
+      detach();
+      // Discard rather than destroy: the connection stays usable for the response (and keep-alive).
+      req.resume();
+    },
+  });
+}
+
+/** A stream that counts as read: what a materialised Request carries after `text()` & co. */
+function usedStream(): ReadableStream<Uint8Array> {
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  void stream.getReader().read();
+  return stream;
+}
+
+type Materialise = (request: NodeRequest) => Request;
+let native: Materialise;
 
 /** The Request a Node handler receives. Unused parts are never constructed. */
 export class NodeRequest {
@@ -27,12 +154,18 @@ export class NodeRequest {
   #headers: Headers | undefined;
   #body: ReadableStream<Uint8Array> | null | undefined;
   #abort: AbortController | undefined;
+  /** The real Request, once something needed one; every body and header access goes to it then. */
   #full: Request | undefined;
+  /** The body was read without a stream (text(), json(), ...). */
   #used = false;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     this.#req = req;
     this.#res = res;
+  }
+
+  static {
+    native = (request) => request.#native();
   }
 
   /** The Node request underneath, for code that needs it. */
@@ -45,16 +178,11 @@ export class NodeRequest {
   }
 
   get url(): string {
-    if (this.#url === undefined) {
-      const req = this.#req;
-      const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-      const host = req.headers.host ?? `${req.socket.localAddress}:${req.socket.localPort}`;
-      this.#url = `${secure ? "https" : "http"}://${host}${req.url ?? "/"}`;
-    }
-    return this.#url;
+    return this.#url ??= requestUrl(this.#req);
   }
 
   get headers(): Headers {
+    if (this.#full !== undefined) return this.#full.headers;
     if (this.#headers === undefined) {
       const headers = new Headers();
       const raw = this.#req.rawHeaders;
@@ -79,61 +207,83 @@ export class NodeRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
+    if (this.#full !== undefined) return this.#full.body;
     if (this.#body === undefined) {
-      this.#body = NO_BODY.has(this.method)
-        ? null
-        : (Readable.toWeb(this.#req) as unknown as ReadableStream<Uint8Array>);
+      this.#body = nullBody(this.method) ? null : this.#used ? usedStream() : bodyStream(this.#req, this.#res);
     }
     return this.#body;
   }
 
   get bodyUsed(): boolean {
-    return this.#used || (this.#body != null && this.#body.locked);
+    if (this.#full !== undefined) return this.#full.bodyUsed;
+    if (this.#used) return true;
+    const body = this.#body;
+    return body != null && (Readable as unknown as { isDisturbed(s: unknown): boolean }).isDisturbed(body);
   }
 
+  /** The body as bytes, read once. A GET/HEAD body is null: empty, and not "used" (Fetch). */
   #consume(): Promise<Buffer> {
-    if (this.bodyUsed) return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
+    if (nullBody(this.method)) return Promise.resolve(Buffer.alloc(0));
+    if (this.bodyUsed) return Promise.reject(bodyUnusable());
+    const body = this.#body;
+    if (body != null) {
+      if (body.locked) return Promise.reject(bodyUnusable());
+      return new Response(body).arrayBuffer().then((ab) => Buffer.from(ab));
+    }
     this.#used = true;
-    if (NO_BODY.has(this.method)) return Promise.resolve(Buffer.alloc(0));
-    if (this.#body) return new Response(this.#body).arrayBuffer().then((ab) => Buffer.from(ab));
     return readAll(this.#req);
   }
 
   arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#full !== undefined) return this.#full.arrayBuffer();
     return this.#consume().then((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
   }
 
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#full !== undefined) return this.#full.arrayBuffer().then((ab) => new Uint8Array(ab));
     return this.#consume().then((b) =>
       new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
     );
   }
 
   text(): Promise<string> {
-    return this.#consume().then((b) => b.toString("utf8"));
+    if (this.#full !== undefined) return this.#full.text();
+    return this.#consume().then(utf8);
   }
 
   json(): Promise<unknown> {
-    return this.text().then((text) => JSON.parse(text));
+    if (this.#full !== undefined) return this.#full.json();
+    return this.#consume().then((b) => JSON.parse(utf8(b)));
   }
 
+  /** Through undici's own Body, so the type is the Fetch-normalised MIME type (issue 10.10). */
   blob(): Promise<Blob> {
-    const type = this.#req.headers["content-type"] ?? "";
-    return this.#consume().then((b) => new Blob([new Uint8Array(b)], { type }));
-  }
-
-  formData(): Promise<FormData> {
+    if (this.#full !== undefined) return this.#full.blob();
+    const type = this.#req.headers["content-type"];
     return this.#consume().then((b) =>
-      new Response(new Uint8Array(b), { headers: { "content-type": this.#req.headers["content-type"] ?? "" } })
-        .formData()
+      new Response(b.byteLength === 0 ? null : new Uint8Array(b), type ? { headers: { "content-type": type } } : {})
+        .blob()
     );
   }
 
-  /** A full undici Request, built once, for the rarely used parts of the interface. */
-  #request(): Request {
+  formData(): Promise<FormData> {
+    if (this.#full !== undefined) return this.#full.formData();
+    const type = this.#req.headers["content-type"] ?? "";
+    return this.#consume().then((b) =>
+      new Response(new Uint8Array(b), { headers: { "content-type": type } }).formData()
+    );
+  }
+
+  /**
+   * A real undici Request with this one's url, method, headers, body and signal, built once. The
+   * body moves to it (it reads the same stream); a body already read becomes a used stream there.
+   */
+  #native(): Request {
     if (this.#full === undefined) {
-      const body = this.body;
-      this.#full = new Request(this.url, {
+      const used = this.bodyUsed;
+      // undici refuses a read stream as a body: a used body becomes an empty one, then read.
+      const body = nullBody(this.method) ? null : used ? new ReadableStream({ start: (c) => c.close() }) : this.body;
+      const full = new Request(this.url, {
         method: this.method,
         headers: this.headers,
         body,
@@ -141,12 +291,16 @@ export class NodeRequest {
         // Required by undici for stream bodies.
         ...(body ? { duplex: "half" } : {}),
       } as RequestInit);
+      if (used) void full.body?.getReader().read();
+      this.#full = full;
     }
     return this.#full;
   }
 
   clone(): Request {
-    return this.#request().clone();
+    // A real Request throws here too; the real one built below could not tell (issue 10.10).
+    if (this.bodyUsed) throw new TypeError("Request.clone: Body has already been consumed.");
+    return this.#native().clone();
   }
 
   get cache(): RequestCache {
@@ -183,3 +337,27 @@ export class NodeRequest {
 
 // `request instanceof Request` is true; every accessor the prototype has is overridden above.
 Object.setPrototypeOf(NodeRequest.prototype, Request.prototype);
+
+/**
+ * `new Request(request[, init])` and `fetch(request)` read the input's undici slots directly. On
+ * Node 20 (undici 6) those are symbol-keyed properties of the instance (`Symbol(state)`,
+ * `Symbol(signal)`, `Symbol(headers)`, `Symbol(dispatcher)`), found here on a probe Request: a getter
+ * for each hands over the real Request's slot, so those calls see a real request (issue 10.9).
+ * Node 24 (undici 7) keeps them in private fields, which no other object can have: there the
+ * constructor throws (docs/runtimes.md, fact RQ-N1). Deno and Bun never build a NodeRequest.
+ */
+function bridgeUndiciSlots(): void {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
+  if (g.Deno !== undefined || g.Bun !== undefined || g.process?.versions?.node === undefined) return;
+  const wanted = new Set(["state", "signal", "headers", "dispatcher"]);
+  for (const key of Object.getOwnPropertySymbols(new Request("http://localhost/"))) {
+    if (!wanted.has(key.description ?? "")) continue;
+    Object.defineProperty(NodeRequest.prototype, key, {
+      get(this: NodeRequest) {
+        return (native(this) as unknown as Record<symbol, unknown>)[key];
+      },
+      configurable: true,
+    });
+  }
+}
+bridgeUndiciSlots();
