@@ -25,6 +25,7 @@ const routes: Record<string, (request: Request) => Response | Promise<Response>>
   "/params": async () => new Response(new URLSearchParams({ q: "a b" })),
   "/blob": async () => new Response(new Blob(["blob!"], { type: "text/x-blob" })),
   "/empty": async () => new Response(""),
+  "/empty-sync": () => new Response(""),
   "/null": async () => new Response(null, { status: 200 }),
   "/no-content": async () => new Response(null, { status: 204 }),
   "/own-length": async () => new Response("abc", { headers: { "content-length": "3" } }),
@@ -132,7 +133,7 @@ describe("known-length bodies are sent with Content-Length (10.1)", () => {
   it("an empty or null body is Content-Length: 0; a 204 has no length and no body", async () => {
     const conn = await RawConnection.open(port());
     try {
-      for (const path of ["/empty", "/null"]) {
+      for (const path of ["/empty", "/empty-sync", "/null"]) {
         conn.send(path);
         const r = await conn.response();
         assert.equal(r.status, 200, path);
