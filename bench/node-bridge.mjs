@@ -252,6 +252,12 @@ function execText(cmd, args) {
 }
 
 function implsFor(shape) {
+  const all = implsForShape(shape);
+  // BENCH_IMPLS=floor,gs,gs-before keeps only those (the first stays the ratio's base).
+  const only = process.env.BENCH_IMPLS?.split(",");
+  return only ? all.filter((i) => only.includes(i) || i === all[0]) : all;
+}
+function implsForShape(shape) {
   const hns = hnsPath() !== undefined;
   const before = process.env.BEFORE_DIST ? ["gs-before"] : [];
   if (shape === "fast") return ["raw", "gs", ...before];

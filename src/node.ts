@@ -33,18 +33,26 @@ export type { RestartOptions, RestartResult } from "./restart.ts";
 
 const TEXT_PLAIN = "text/plain;charset=UTF-8";
 const INTERNAL_ERROR = "Internal Server Error";
+/** Byte bodies up to this size are written together with the head (see sendKnown). */
+const SMALL_BODY = 16 * 1024;
 
 /** RFC 9110 §8.6, §15.3.5, §15.4.5: no Content-Length (and no body) on 1xx, 204 and 304. */
 const bodyless = (status: number) => status === 204 || status === 304 || status < 200;
 
 /** Streams a Web body into the Node response with backpressure; stops when the socket goes away. */
-async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse): Promise<void> {
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  res: http.ServerResponse,
+  flush: ReturnType<typeof setImmediate>,
+): Promise<void> {
   const reader = body.getReader();
   const cancel = () => void reader.cancel().catch(() => {});
   res.once("close", cancel);
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      // Data (or the end) before the flush: the head goes out with it, in one write.
+      clearImmediate(flush);
       if (done) break;
       if (res.destroyed) return;
       if (!res.write(value)) {
@@ -61,6 +69,7 @@ async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse):
     }
     res.end();
   } catch (error) {
+    clearImmediate(flush);
     // The body errored: end the connection without the last chunk, so the client sees the body
     // incomplete rather than truncated-but-valid. The chunks already written go first: Node corks
     // chunked writes until the next tick, and destroying now would drop them (srvx checks this).
@@ -74,6 +83,11 @@ async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse):
   } finally {
     res.off("close", cancel);
   }
+}
+
+/** Sends the head written by writeHead() (headersSent is already true then: it means "head built"). */
+function flushHead(res: http.ServerResponse): void {
+  if (!res.destroyed && !res.writableEnded) res.flushHeaders();
 }
 
 /**
@@ -121,10 +135,17 @@ function sendKnown(
   if (draining) headers.push("connection", "close");
   res.writeHead(status, statusText, headers);
   if (body === null) res.end();
-  else res.end(body);
+  else if (typeof body === "string" || body.byteLength > SMALL_BODY) res.end(body);
+  // Node joins the head and a string body into one write, but writes head and bytes as two (a
+  // writev). Small bytes go as a latin1 string, which maps every byte to itself.
+  else res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1"), "latin1");
 }
 
-/** Writes status and headers at once (issue 10.3: an SSE client sees them before the first event), then the stream. */
+/**
+ * Writes status and headers at once (issue 10.3: an SSE client sees them before the first event),
+ * then the stream. "At once" is the end of this event-loop turn: a stream that has its first chunk
+ * by then sends it with the head in one write instead of two.
+ */
 function sendStream(
   res: http.ServerResponse,
   status: number,
@@ -135,8 +156,7 @@ function sendStream(
 ): void {
   if (draining) headers.push("connection", "close");
   res.writeHead(status, statusText, headers);
-  res.flushHeaders();
-  void pump(stream, res);
+  void pump(stream, res, setImmediate(flushHead, res));
 }
 
 /**
