@@ -9,7 +9,8 @@
 import http from "node:http";
 import net from "node:net";
 import { Buffer } from "node:buffer";
-import { FastResponse, takeRecorded } from "./fast-response.ts";
+import { FastResponse, takeRecorded, toResponse } from "./fast-response.ts";
+import { AFTER_MICROTASK, knownBody, knownLength, UNKNOWN } from "./node-body.ts";
 import { NodeRequest } from "./node-request.ts";
 import {
   type FetchHandler,
@@ -31,40 +32,27 @@ export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
 export type { RestartOptions, RestartResult } from "./restart.ts";
 
 const TEXT_PLAIN = "text/plain;charset=UTF-8";
+const INTERNAL_ERROR = "Internal Server Error";
+/** Byte bodies up to this size are written together with the head (see sendKnown). */
+const SMALL_BODY = 16 * 1024;
 
-/** Headers from a `ResponseInit` as Node's flat `[name, value, ...]` form; notes a content-type. */
-function flatHeaders(init: HeadersInit | undefined, out: string[]): boolean {
-  let hasType = false;
-  if (init === undefined) return false;
-  if (init instanceof Headers) {
-    for (const [name, value] of init) {
-      if (name === "content-type") hasType = true;
-      out.push(name, value);
-    }
-  } else if (Array.isArray(init)) {
-    for (const [name, value] of init as Array<[string, string]>) {
-      if (name.toLowerCase() === "content-type") hasType = true;
-      out.push(name, value);
-    }
-  } else {
-    for (const name in init) {
-      const value = (init as Record<string, string | string[]>)[name]!;
-      if (name.length === 12 && name.toLowerCase() === "content-type") hasType = true;
-      if (Array.isArray(value)) { for (const v of value) out.push(name, v); }
-      else out.push(name, value);
-    }
-  }
-  return hasType;
-}
+/** RFC 9110 §8.6, §15.3.5, §15.4.5: no Content-Length (and no body) on 1xx, 204 and 304. */
+const bodyless = (status: number) => status === 204 || status === 304 || status < 200;
 
 /** Streams a Web body into the Node response with backpressure; stops when the socket goes away. */
-async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse): Promise<void> {
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  res: http.ServerResponse,
+  flush: ReturnType<typeof setImmediate>,
+): Promise<void> {
   const reader = body.getReader();
   const cancel = () => void reader.cancel().catch(() => {});
   res.once("close", cancel);
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      // Data (or the end) before the flush: the head goes out with it, in one write.
+      clearImmediate(flush);
       if (done) break;
       if (res.destroyed) return;
       if (!res.write(value)) {
@@ -81,55 +69,151 @@ async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse):
     }
     res.end();
   } catch (error) {
-    // The body errored: cut the response so the client sees it incomplete rather than truncated-but-valid.
-    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    clearImmediate(flush);
+    // The body errored: end the connection without the last chunk, so the client sees the body
+    // incomplete rather than truncated-but-valid. The chunks already written go first: Node corks
+    // chunked writes until the next tick, and destroying now would drop them (srvx checks this).
+    const socket = res.socket;
+    if (socket && !socket.destroyed && !res.destroyed) {
+      socket.uncork();
+      socket.end(() => socket.destroy());
+    } else {
+      res.destroy(error instanceof Error ? error : new Error(String(error)));
+    }
   } finally {
     res.off("close", cancel);
   }
 }
 
+/** Sends the head written by writeHead() (headersSent is already true then: it means "head built"). */
+function flushHead(res: http.ServerResponse): void {
+  if (!res.destroyed && !res.writableEnded) res.flushHeaders();
+}
+
 /**
- * Writes a Web `Response` to a Node response. While draining, adds `Connection: close`, so Node
- * closes the socket after it rather than leaving a keep-alive socket idle until its timeout.
+ * A response that cannot be written (status out of range, a header name or value Node refuses,
+ * `Response.error()`) costs that one request, never the process (issue 10.11): 500 when nothing was
+ * sent yet, else the connection is cut so the client sees an incomplete response. Logged either way.
  */
-function sendResponse(res: http.ServerResponse, response: Response, draining: boolean): void {
-  const headers: string[] = [];
-  let status: number;
-  let statusText: string | undefined;
-  let bytes: string | Uint8Array | null = null;
-  let stream: ReadableStream<Uint8Array> | null = null;
-  const recorded = takeRecorded(response);
-  const body = recorded?.body;
-  if (
-    recorded !== undefined &&
-    (body == null || typeof body === "string" || body instanceof Uint8Array || body instanceof ArrayBuffer ||
-      body instanceof ReadableStream)
-  ) {
-    status = recorded.init?.status ?? 200;
-    statusText = recorded.init?.statusText;
-    const hasType = flatHeaders(recorded.init?.headers, headers);
-    if (typeof body === "string") {
-      if (!hasType) headers.push("content-type", TEXT_PLAIN);
-      bytes = body;
-    } else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
-    else if (body instanceof ReadableStream) stream = body;
-    else if (body) bytes = body;
-  } else {
-    if (recorded !== undefined) response = new Response(body, recorded.init);
-    status = response.status;
-    statusText = response.statusText || undefined;
-    for (const [name, value] of response.headers) headers.push(name, value);
-    stream = response.body;
+function badResponse(res: http.ServerResponse, error: unknown, server: Server): void {
+  server.logger.error(
+    `fetch handler returned a response that cannot be sent: ${
+      error instanceof Error ? error.stack ?? error.message : String(error)
+    }`,
+  );
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
   }
-  if (bytes !== null) {
-    headers.push("content-length", String(typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength));
-  } else if (stream === null) {
-    headers.push("content-length", "0");
+  try {
+    const headers = ["content-type", TEXT_PLAIN, "content-length", String(INTERNAL_ERROR.length)];
+    if (server.state !== "serving") headers.push("connection", "close");
+    // The failed writeHead may have left its status message (the bad one) on the response.
+    res.writeHead(500, INTERNAL_ERROR, headers);
+    res.end(INTERNAL_ERROR);
+  } catch {
+    res.destroy();
+  }
+}
+
+/** Writes a complete body: Content-Length unless the application set one or the status has no body. */
+function sendKnown(
+  res: http.ServerResponse,
+  status: number,
+  statusText: string | undefined,
+  headers: string[],
+  hasLength: boolean,
+  body: string | Uint8Array | null,
+  draining: boolean,
+): void {
+  if (!hasLength && !bodyless(status)) {
+    headers.push(
+      "content-length",
+      body === null ? "0" : typeof body === "string" ? String(Buffer.byteLength(body)) : String(body.byteLength),
+    );
   }
   if (draining) headers.push("connection", "close");
   res.writeHead(status, statusText, headers);
-  if (stream === null) res.end(bytes ?? undefined);
-  else void pump(stream, res);
+  if (body === null) res.end();
+  else if (typeof body === "string" || body.byteLength > SMALL_BODY) res.end(body);
+  // Node joins the head and a string body into one write, but writes head and bytes as two (a
+  // writev). Small bytes go as a latin1 string, which maps every byte to itself.
+  else res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1"), "latin1");
+}
+
+/**
+ * Writes status and headers at once (issue 10.3: an SSE client sees them before the first event),
+ * then the stream. "At once" is the end of this event-loop turn: a stream that has its first chunk
+ * by then sends it with the head in one write instead of two.
+ */
+function sendStream(
+  res: http.ServerResponse,
+  status: number,
+  statusText: string | undefined,
+  headers: string[],
+  stream: ReadableStream<Uint8Array>,
+  draining: boolean,
+): void {
+  if (draining) headers.push("connection", "close");
+  res.writeHead(status, statusText, headers);
+  void pump(stream, res, setImmediate(flushHead, res));
+}
+
+/**
+ * Writes a Web `Response` to a Node response. While draining, adds `Connection: close`, so Node
+ * closes the socket after it rather than leaving a keep-alive socket idle until its timeout.
+ * `maySettle`: the response came from a synchronous handler, and a string body that Node 24 closes
+ * one microtask after construction (NB3) may be taken after waiting that microtask.
+ */
+function sendResponse(
+  res: http.ServerResponse,
+  response: Response,
+  server: Server,
+  maySettle: boolean,
+): void {
+  const draining = server.state !== "serving";
+  try {
+    const recorded = takeRecorded(response);
+    if (recorded !== undefined) {
+      const body = recorded.body;
+      if (body == null || typeof body === "string" || body instanceof Uint8Array || body instanceof ArrayBuffer) {
+        // Taken once, so its (already copied) header list is ours to extend.
+        const headers = recorded.headers;
+        if (typeof body === "string" && !recorded.hasType) headers.push("content-type", TEXT_PLAIN);
+        const bytes = body == null ? null : body instanceof ArrayBuffer ? new Uint8Array(body) : body;
+        return sendKnown(res, recorded.status, recorded.statusText, headers, recorded.hasLength, bytes, draining);
+      }
+      if (body instanceof ReadableStream) {
+        return sendStream(res, recorded.status, recorded.statusText, recorded.headers, body, draining);
+      }
+      // Blob, FormData, URLSearchParams…: undici knows how to serialise them.
+      response = toResponse(recorded);
+    }
+    const status = response.status;
+    // Response.error() (type "error", status 0) is a network error: there is nothing to send.
+    if (status === 0) throw new TypeError("the fetch handler returned Response.error()");
+    const known = knownBody(response, maySettle);
+    if (known === AFTER_MICROTASK) {
+      queueMicrotask(() => sendResponse(res, response, server, false));
+      return;
+    }
+    const headers: string[] = [];
+    let hasLength = false;
+    // One pass over the headers; the iterator yields each Set-Cookie on its own.
+    for (const [name, value] of response.headers) {
+      if (name === "content-length") hasLength = true;
+      headers.push(name, value);
+    }
+    const statusText = response.statusText || undefined;
+    if (known !== UNKNOWN) return sendKnown(res, status, statusText, headers, hasLength, known, draining);
+    if (!hasLength) {
+      const length = knownLength(response);
+      if (length !== undefined) headers.push("content-length", String(length));
+    }
+    sendStream(res, status, statusText, headers, response.body!, draining);
+  } catch (error) {
+    badResponse(res, error, server);
+  }
 }
 
 const failure = (error: unknown, server: Server): Response => handlerFailure(error, server, FastResponse);
@@ -152,19 +236,19 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
     }
   }
 
-  const respond = (res: http.ServerResponse, response: unknown) => {
+  const respond = (res: http.ServerResponse, response: unknown, sync: boolean) => {
     if (res.destroyed) return;
     if (!(response instanceof Response)) {
       response = failure(new TypeError(`fetch handler returned ${typeof response}, not a Response`), server);
     }
-    sendResponse(res, response as Response, server.state !== "serving");
+    sendResponse(res, response as Response, server, sync);
   };
 
   const handleError = (res: http.ServerResponse, request: Request, error: unknown) => {
-    if (!onError) return respond(res, failure(error, server));
+    if (!onError) return respond(res, failure(error, server), false);
     Promise.resolve()
       .then(() => onError(error, request))
-      .then((r) => respond(res, r), (e) => respond(res, failure(e, server)));
+      .then((r) => respond(res, r, false), (e) => respond(res, failure(e, server), false));
   };
 
   const healthPath = options.healthPath;
@@ -187,9 +271,9 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
       return handleError(res, request, error);
     }
     if (result instanceof Promise) {
-      result.then((r) => respond(res, r), (error) => handleError(res, request, error));
+      result.then((r) => respond(res, r, false), (error) => handleError(res, request, error));
     } else {
-      respond(res, result);
+      respond(res, result, true);
     }
   };
 

@@ -1,0 +1,351 @@
+#!/usr/bin/env node
+// Issue 10: what the Node bridge costs with the handler shapes users write, against the floor a
+// bridge with native globals cannot go below, and against the peers (srvx, @hono/node-server).
+//
+//   node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin]
+//                              [--out bench/results/node-bridge.md] [--label before|after]
+//
+// Each shape starts one server per implementation (pinned to CPU 0), warms each up, then measures
+// them in interleaved rounds (A B C, B C A, …) with `wrk -t1 -c32` pinned to CPU 1, all in one run.
+// Ratios are taken per round against the floor and the median is reported.
+//
+// Implementations:
+//   floor        raw node:http that builds the same Response per request (new Response(str) /
+//                Response.json(obj) / the stream) and writes the string with res.end(str): the
+//                constructor cost no bridge with native globals can avoid.
+//   raw          raw node:http res.end("hello") with no Response at all (the FastResponse yardstick).
+//   gs           graceful-serve serve() (dist/node.js of this checkout; build first: npx tsup).
+//   gs-before    the same from $BEFORE_DIST (a build of an earlier commit), for before/after in one run.
+//   srvx         srvx serve() (global Response kept).
+//   hns          @hono/node-server serve({ overrideGlobalObjects: false }) (native globals kept).
+//   hns-default  @hono/node-server serve() with its default global override (hono shape only).
+//
+// @hono/node-server is found in node_modules or under $HNS_DIR (a directory with
+// node_modules/@hono/node-server, e.g. an `npm pack` extracted into /tmp); without it those rows
+// are skipped. Run through /work/bin/gs-bench (exclusive CPU).
+//
+// Child mode (internal): node bench/node-bridge.mjs --serve <impl> <shape>
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const HOST = "127.0.0.1";
+const argv = process.argv.slice(2);
+
+// ------------------------------------------------------------------------------------------ shapes
+const OBJ = { hello: "world", n: 1, list: [1, 2, 3] };
+const POST_BODY = JSON.stringify({ name: "bench", items: [1, 2, 3], nested: { ok: true } });
+const TEXT = "hello";
+
+function hnsPath() {
+  const dirs = [process.env.HNS_DIR, ROOT].filter(Boolean);
+  for (const d of dirs) {
+    const p = join(d, "node_modules", "@hono", "node-server", "dist", "index.mjs");
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** The Web handler for a shape, written as a user would. `R` is the Response class. */
+function handlerFor(shape, R) {
+  const enc = new TextEncoder();
+  switch (shape) {
+    case "sync":
+      return (_request) => new R(TEXT);
+    case "async":
+      return async (_request) => new R(TEXT);
+    case "json":
+      return async (_request) => R.json(OBJ);
+    case "headers":
+      return async (_request) =>
+        new R(TEXT, { headers: { "content-type": "text/plain", "cache-control": "no-store", "x-id": "1" } });
+    case "stream":
+      return async (_request) =>
+        new R(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(enc.encode(TEXT));
+              c.close();
+            },
+          }),
+        );
+    case "post":
+      return async (request) => {
+        const body = await request.json();
+        return R.json({ got: body.items.length });
+      };
+    case "fast":
+      return (_request) => new R(TEXT);
+    default:
+      throw new Error(`unknown shape ${shape}`);
+  }
+}
+
+async function honoApp() {
+  const { Hono } = await import(pathToFileURL(createRequire(join(ROOT, "package.json")).resolve("hono")).href);
+  const app = new Hono();
+  app.get("/", (c) => c.text(TEXT));
+  app.get("/json", (c) => c.json(OBJ));
+  app.post("/", async (c) => c.json({ got: (await c.req.json()).items.length }));
+  return app;
+}
+
+// ----------------------------------------------------------------------------------- child: serve
+async function serveChild(impl, shape) {
+  const http = await import("node:http");
+  const ready = (port) => process.stdout.write(JSON.stringify({ event: "ready", port }) + "\n");
+  if (impl === "floor" || impl === "raw") {
+    let listener;
+    if (impl === "raw") {
+      listener = (_req, res) => res.end(TEXT);
+    } else if (shape === "json") {
+      listener = (_req, res) => {
+        Response.json(OBJ);
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify(OBJ));
+      };
+    } else if (shape === "post") {
+      listener = (req, res) => {
+        const chunks = [];
+        req.on("data", (c) => chunks.push(c));
+        req.on("end", () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString());
+          const out = { got: body.items.length };
+          Response.json(out);
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(out));
+        });
+      };
+    } else if (shape === "stream") {
+      const enc = new TextEncoder();
+      listener = (_req, res) => {
+        new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(enc.encode(TEXT));
+              c.close();
+            },
+          }),
+        );
+        res.end(TEXT);
+      };
+    } else if (shape === "hono") {
+      const app = await honoApp();
+      // The floor for a Hono app: the app itself answering a Request built once, string written raw.
+      listener = async (req, res) => {
+        await app.fetch(new Request(`http://${HOST}${req.url}`));
+        res.end(TEXT);
+      };
+    } else {
+      listener = (_req, res) => {
+        new Response(TEXT);
+        res.end(TEXT);
+      };
+    }
+    const server = http.createServer(listener);
+    server.listen(0, HOST, () => ready(server.address().port));
+    return;
+  }
+  let fetch;
+  if (shape === "hono") fetch = (await honoApp()).fetch;
+  if (impl === "gs" || impl === "gs-before") {
+    const dist = impl === "gs" ? join(ROOT, "dist") : process.env.BEFORE_DIST;
+    const mod = await import(pathToFileURL(join(dist, "node.js")).href);
+    fetch ??= handlerFor(shape, shape === "fast" ? mod.FastResponse : Response);
+    const server = mod.serve({ port: 0, hostname: HOST, fetch, logger: false, signals: false });
+    await server.ready();
+    ready(server.port);
+  } else if (impl === "srvx") {
+    const { serve } = await import(
+      pathToFileURL(join(ROOT, "node_modules", "srvx", "dist", "adapters", "node.mjs")).href
+    );
+    fetch ??= handlerFor(shape, Response);
+    const server = serve({ port: 0, hostname: HOST, fetch, silent: true, gracefulShutdown: false });
+    await server.ready();
+    ready(Number(new URL(server.url).port));
+  } else if (impl === "hns" || impl === "hns-default") {
+    const { serve } = await import(pathToFileURL(hnsPath()).href);
+    fetch ??= handlerFor(shape, Response);
+    serve({ fetch, port: 0, hostname: HOST, overrideGlobalObjects: impl === "hns-default" }, (info) =>
+      ready(info.port));
+  } else throw new Error(`unknown impl ${impl}`);
+}
+
+
+// ------------------------------------------------------------------------------------ parent: run
+function opt(name, fallback) {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+}
+
+function canPin() {
+  return !argv.includes("--no-pin") && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+}
+
+function startServer(node, impl, shape, pin) {
+  const args = [fileURLToPath(import.meta.url), "--serve", impl, shape];
+  const [cmd, a] = pin ? ["taskset", ["-c", "0", node, ...args]] : [node, args];
+  const child = spawn(cmd, a, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env } });
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`${impl}/${shape} did not start`)), 15_000);
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const m = /"port":(\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${impl}/${shape} exited ${code}`)));
+  });
+}
+
+let postScript;
+/** wrk once more when a run cannot be parsed (seen once: a usage error on a busy machine). */
+function wrk(port, seconds, shape, pin) {
+  try {
+    return wrkOnce(port, seconds, shape, pin);
+  } catch (error) {
+    process.stderr.write(`retrying after: ${String(error).slice(0, 300)}\n`);
+    return wrkOnce(port, seconds, shape, pin);
+  }
+}
+function wrkOnce(port, seconds, shape, pin) {
+  const args = ["-t1", "-c32", `-d${seconds}s`];
+  if (shape === "post") {
+    postScript ??= (() => {
+      mkdirSync(join(ROOT, "bench", "results", "tmp"), { recursive: true });
+      const p = join(ROOT, "bench", "results", "tmp", "node-bridge-post.lua");
+      writeFileSync(
+        p,
+        `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+      );
+      return p;
+    })();
+    args.push("-s", postScript);
+  }
+  args.push(`http://${HOST}:${port}/`);
+  const [cmd, a] = pin ? ["taskset", ["-c", "1", "wrk", ...args]] : ["wrk", args];
+  const r = spawnSync(cmd, a, { encoding: "utf8", timeout: (seconds + 10) * 1000 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? "")?.[1]);
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout) || /Socket errors/.exec(r.stdout);
+  if (!Number.isFinite(rps)) throw new Error(`wrk ${a.join(" ")}: ${r.stdout.slice(0, 200)}${r.stderr}`);
+  return { rps, errors: bad ? r.stdout.split("\n").filter((l) => /Non-2xx|Socket errors/.test(l)).join("; ") : "" };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function nodeBinary(major) {
+  if (major === "20") return "/usr/bin/node";
+  return execText(process.execPath, [join(ROOT, "runtimes", "node24.mjs")]).trim();
+}
+function execText(cmd, args) {
+  return spawnSync(cmd, args, { encoding: "utf8" }).stdout;
+}
+
+function implsFor(shape) {
+  const all = implsForShape(shape);
+  // BENCH_IMPLS=floor,gs,gs-before keeps only those (the first stays the ratio's base).
+  const only = process.env.BENCH_IMPLS?.split(",");
+  return only ? all.filter((i) => only.includes(i) || i === all[0]) : all;
+}
+function implsForShape(shape) {
+  const hns = hnsPath() !== undefined;
+  const before = process.env.BEFORE_DIST ? ["gs-before"] : [];
+  if (shape === "fast") return ["raw", "gs", ...before];
+  const list = ["floor", "gs", ...before, "srvx"];
+  if (hns) list.push("hns");
+  if (hns && shape === "hono") list.push("hns-default");
+  return list;
+}
+
+async function measureShape(node, shape, rounds, seconds, pin) {
+  const impls = implsFor(shape);
+  const servers = {};
+  try {
+    for (const impl of impls) servers[impl] = await startServer(node, impl, shape, pin);
+    for (const impl of impls) wrk(servers[impl].port, 1, shape, pin); // warm-up (JIT)
+    const rps = Object.fromEntries(impls.map((i) => [i, []]));
+    const errors = {};
+    for (let r = 0; r < rounds; r++) {
+      const order = impls.map((_, k) => impls[(k + r) % impls.length]);
+      for (const impl of order) {
+        const res = wrk(servers[impl].port, seconds, shape, pin);
+        rps[impl].push(res.rps);
+        if (res.errors) errors[impl] = res.errors;
+      }
+    }
+    const base = impls[0];
+    const rows = impls.map((impl) => ({
+      impl,
+      rps: median(rps[impl]),
+      ratio: median(rps[impl].map((v, k) => v / rps[base][k])),
+      ratios: rps[impl].map((v, k) => v / rps[base][k]),
+      errors: errors[impl] ?? "",
+    }));
+    return { shape, base, rows };
+  } finally {
+    for (const s of Object.values(servers)) s.child.kill("SIGKILL");
+  }
+}
+
+async function main() {
+  const which = opt("node", "both");
+  const rounds = Number(opt("rounds", 3));
+  const seconds = Number(opt("seconds", 2));
+  const label = opt("label", "");
+  const out = opt("out", join(ROOT, "bench", "results", "node-bridge.md"));
+  const shapes = (opt("shapes", "sync,async,json,headers,stream,post,hono,fast")).split(",");
+  const pin = canPin();
+  if (!existsSync(join(ROOT, "dist", "node.js"))) throw new Error("build first: npx tsup");
+  const majors = which === "both" ? ["20", "24"] : [which];
+  const sections = [];
+  for (const major of majors) {
+    const node = nodeBinary(major);
+    const version = execText(node, ["-v"]).trim();
+    const lines = [
+      `### Node ${version}${label ? ` — ${label}` : ""}`,
+      "",
+      `wrk -t1 -c32 -d${seconds}s, ${rounds} interleaved rounds after a 1 s warm-up, server on CPU 0, wrk on CPU 1${
+        pin ? "" : " (NOT pinned)"
+      }; ratio = median of per-round ratios to the first row.`,
+      "",
+      "| shape | impl | req/s (median) | ratio | per round | errors |",
+      "| --- | --- | ---: | ---: | --- | --- |",
+    ];
+    for (const shape of shapes) {
+      const t0 = Date.now();
+      const r = await measureShape(node, shape, rounds, seconds, pin);
+      for (const row of r.rows) {
+        lines.push(
+          `| ${shape} | ${row.impl} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${
+            row.ratios.map((x) => x.toFixed(2)).join(" ")
+          } | ${row.errors} |`,
+        );
+      }
+      process.stderr.write(`node ${version} ${shape}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    }
+    lines.push("");
+    const text = lines.join("\n");
+    process.stdout.write(text + "\n");
+    sections.push(text);
+  }
+  if (out !== "-") {
+    const previous = existsSync(out) ? readFileSync(out, "utf8") : "# Node bridge throughput (bench/node-bridge.mjs)\n\n";
+    writeFileSync(out, previous + `\n<!-- ${new Date().toISOString()} -->\n` + sections.join("\n") + "\n");
+  }
+}
+
+if (argv[0] === "--serve") {
+  await serveChild(argv[1], argv[2]);
+} else {
+  await main();
+}
