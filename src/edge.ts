@@ -10,11 +10,11 @@
 
 import { type Drainable, Lifecycle } from "./lifecycle.ts";
 import { processSignals } from "./process-signals.ts";
-import { denoSignals, streamDetector } from "./deno-runtime.ts";
+import { denoSignals, responseBrand, streamDetector } from "./deno-runtime.ts";
 import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
 import { detectRuntime } from "./runtime.ts";
 import { installSignalHandlers } from "./signals.ts";
-import { wrapFetch } from "./web-handler.ts";
+import { isRealResponse, wrapFetch } from "./web-handler.ts";
 
 /**
  * Options for {@link graceful}: `serve()`'s, minus what the platform decides (port, hostname, restart).
@@ -99,6 +99,12 @@ export function graceful(options: GracefulOptions): GracefulHandler {
     },
     trackForDeadline: { isStream: runtime === "deno" ? streamDetector() : (response) => response.body !== null },
     onIdle: () => runtime !== "deno" && onIdle?.(),
+    // Deno leaves a request answered with a fake Response hanging, Bun answers it "Welcome to Bun!".
+    ...(runtime === "deno"
+      ? { isResponse: responseBrand(isRealResponse) }
+      : runtime === "bun"
+      ? { isResponse: isRealResponse }
+      : {}),
   });
   // Deno writes a response after the handler returns; `info.completed` says when it is really sent,
   // so on Deno that is what counts (exiting on the handler's return lost the response in a test).
