@@ -83,6 +83,49 @@ export function isRealResponse(response: Response): boolean {
   }
 }
 
+/**
+ * The requests whose handler promise is pending, as an intrusive doubly linked list: O(1) to add and
+ * remove, no hashing, nothing left behind once a request settles (issue 11).
+ */
+class PendingList {
+  first: PendingRequest | undefined = undefined;
+  size = 0;
+}
+
+/** One pending request: how to answer it when the deadline comes first. */
+class PendingRequest {
+  prev: PendingRequest | undefined = undefined;
+  next: PendingRequest | undefined;
+  resolve!: (response: Response | Promise<Response>) => void;
+  readonly request: Request;
+  #list: PendingList | undefined;
+  constructor(request: Request, list: PendingList) {
+    this.request = request;
+    this.#list = list;
+    this.next = list.first;
+    if (list.first) list.first.prev = this;
+    list.first = this;
+    list.size++;
+  }
+  /** Unlinks; `false` when already removed (settled or cut). */
+  remove(): boolean {
+    const list = this.#list;
+    if (!list) return false;
+    this.#list = undefined;
+    if (this.prev) this.prev.next = this.next;
+    else list.first = this.next;
+    if (this.next) this.next.prev = this.prev;
+    this.prev = this.next = undefined;
+    list.size--;
+    return true;
+  }
+}
+
+// One executor for every pending request's promise (no closure per request): it hands the resolver
+// over synchronously, through `captured`.
+let captured: ((response: Response | Promise<Response>) => void) | undefined;
+const capture = (resolve: (response: Response | Promise<Response>) => void) => void (captured = resolve);
+
 /** @internal */
 export function wrapFetch<Args extends unknown[]>(
   options: ResolvedServeOptions,
@@ -101,7 +144,7 @@ export function wrapFetch<Args extends unknown[]>(
   // One cut function per pending request. Each request settles its own promise; nothing per request
   // is attached to a long-lived promise (issue 11: `Promise.race` against one shared "deadline" promise
   // left a reaction on it per request until the deadline: ~300 B per request, heap without bound).
-  const pending = new Set<() => void>();
+  const pending = new PendingList();
   const streams = new Set<() => void>();
   let cutting = false;
   const idle = () => wrap.onIdle?.();
@@ -218,27 +261,25 @@ export function wrapFetch<Args extends unknown[]>(
       if (isIdle()) idle();
       return response;
     }
-    return new Promise<Response>((resolve) => {
-      // Settles once: with the handler's outcome, or with a 503 when the deadline cuts first.
-      const answer = () => {
-        if (pending.delete(answer)) resolve(finish(undefined));
-      };
-      pending.add(answer);
-      result.then(
-        (response) => {
-          if (pending.delete(answer)) {
-            resolve(finish(response));
-            if (isIdle()) idle();
-          }
-        },
-        (error) => {
-          if (pending.delete(answer)) {
-            resolve(recover(error, request));
-            if (isIdle()) idle();
-          }
-        },
-      );
-    });
+    // Settles once: with the handler's outcome, or with a 503 when the deadline cuts first.
+    const entry = new PendingRequest(request, pending);
+    const promise = new Promise<Response>(capture);
+    entry.resolve = captured!;
+    result.then(
+      (response) => {
+        if (entry.remove()) {
+          entry.resolve(finish(response));
+          if (isIdle()) idle();
+        }
+      },
+      (error) => {
+        if (entry.remove()) {
+          entry.resolve(recover(error, request));
+          if (isIdle()) idle();
+        }
+      },
+    );
+    return promise;
   };
 
   return {
@@ -246,7 +287,10 @@ export function wrapFetch<Args extends unknown[]>(
     inFlight: () => calling + pending.size + streams.size,
     cut() {
       cutting = true;
-      for (const answer of [...pending]) answer();
+      for (let entry = pending.first; entry; entry = pending.first) {
+        entry.remove();
+        entry.resolve(finish(undefined));
+      }
       for (const cut of [...streams]) cut();
     },
   };

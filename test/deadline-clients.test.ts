@@ -76,7 +76,7 @@ describe("the deadline wins whatever clients do (issue 11.1)", () => {
     await c.closed;
   }, T);
 
-  it("SIGTERM exits 1 at the deadline while a client never reads its response", async () => {
+  it("D-h11-1: SIGTERM exits 1 at the deadline while a client never reads its response", async () => {
     const f = await start({ deadline: 300 });
     await neverReads(f);
     f.kill("SIGTERM");
@@ -87,7 +87,7 @@ describe("the deadline wins whatever clients do (issue 11.1)", () => {
   }, T);
 
   for (const second of ["SIGTERM", "SIGUSR2"] as const) {
-    it(`a ${second} during a drain held by a client that never reads hammers (deadline far away)`, async () => {
+    it(`D-h11-1: a ${second} during a drain held by a client that never reads hammers (deadline far away)`, async () => {
       const f = await start({ deadline: 600_000 });
       await stalledUpload(f);
       await neverReads(f);
@@ -104,7 +104,7 @@ describe("the deadline wins whatever clients do (issue 11.1)", () => {
 });
 
 describe("shutdown({ deadline }) settles and counts what it cut (issue 11.2)", () => {
-  it.skipIf(runtime !== "deno")("settles with forced ≥ 1 while a client is still uploading after its response", async () => {
+  it.skipIf(runtime !== "deno")("D-h11-2: shutdown({ deadline }) settles with forced ≥ 1 while a client is still uploading after its response", async () => {
     const f = await start({ exit: false });
     await stalledUpload(f);
     await request(f.port, "/__shutdown?deadline=300");
@@ -133,7 +133,7 @@ describe("inFlight counts a request from the moment the handler is called (issue
 
 describe("a handler that returns no Response is a handler error (issue 11.4)", () => {
   for (const path of ["/undefined", "/async-undefined", "/fake"]) {
-    (path === "/fake" ? notNode : it)(`${path} → 500`, async () => {
+    (path === "/fake" ? notNode : it)(`B-h11-1${path === "/fake" ? ", D-h11-4" : ""}: ${path} → 500`, async () => {
       const f = await start();
       const response = await request(f.port, path);
       assert.equal(response.status, 500);

@@ -24,7 +24,7 @@ function command(): [string, string[]] {
 }
 
 describe("memory per request (issue 11)", () => {
-  it("graceful()'s handler: heap after GC grows < 2 MiB over 30 000 sync, async and streaming requests", async () => {
+  it("M-h11-1: graceful()'s handler: heap after GC grows < 2 MiB over 30 000 sync, async and streaming requests", async () => {
     const [cmd, args] = command();
     const child = spawn(cmd, args, {
       env: { ...process.env, GS_ENTRY: entry, GS_REQUESTS: String(REQUESTS), NO_COLOR: "1" },
