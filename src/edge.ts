@@ -64,6 +64,27 @@ interface BunServerLike {
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
+/** The part of Deno's handler info used for `remoteAddr`. */
+interface DenoInfoLike {
+  remoteAddr?: ServeInfo["remoteAddr"];
+}
+
+/** The handler's `info`: a class, because an object literal with a getter costs the hot path. */
+class EdgeInfo implements ServeInfo {
+  readonly #deno: DenoInfoLike | undefined;
+  readonly #lifecycle: Lifecycle;
+  constructor(deno: DenoInfoLike | undefined, lifecycle: Lifecycle) {
+    this.#deno = deno;
+    this.#lifecycle = lifecycle;
+  }
+  get remoteAddr(): ServeInfo["remoteAddr"] {
+    return this.#deno?.remoteAddr;
+  }
+  waitUntil(promise: Promise<unknown>): void {
+    this.#lifecycle.waitUntil(promise);
+  }
+}
+
 /**
  * Wraps a fetch handler for a server the platform starts.
  *
@@ -87,15 +108,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
       if (runtime === "bun" && rest[0] && typeof (rest[0] as BunServerLike).stop === "function") {
         bunServer = rest[0] as BunServerLike;
       }
-      const denoInfo = runtime === "deno"
-        ? (rest[0] as { remoteAddr?: ServeInfo["remoteAddr"] } | undefined)
-        : undefined;
-      return {
-        get remoteAddr() {
-          return denoInfo?.remoteAddr;
-        },
-        waitUntil: (promise) => lifecycle.waitUntil(promise),
-      };
+      return new EdgeInfo(runtime === "deno" ? (rest[0] as DenoInfoLike | undefined) : undefined, lifecycle);
     },
     trackForDeadline: { isStream: runtime === "deno" ? streamDetector() : (response) => response.body !== null },
     onIdle: () => runtime !== "deno" && onIdle?.(),

@@ -97,10 +97,8 @@ class PendingRequest {
   prev: PendingRequest | undefined = undefined;
   next: PendingRequest | undefined;
   resolve!: (response: Response | Promise<Response>) => void;
-  readonly request: Request;
   #list: PendingList | undefined;
-  constructor(request: Request, list: PendingList) {
-    this.request = request;
+  constructor(list: PendingList) {
     this.#list = list;
     this.next = list.first;
     if (list.first) list.first.prev = this;
@@ -192,16 +190,14 @@ export function wrapFetch<Args extends unknown[]>(
       if (response === undefined && !cutting && request !== undefined && upgraded?.(request)) {
         return response as unknown as Response;
       }
-      response = response === undefined && cutting
-        ? new Response("Service Unavailable", { status: 503 })
-        : failure(
-          new TypeError(
-            `fetch handler returned ${
-              response instanceof Response ? "an object that is not a real Response" : typeof response
-            }, not a Response`,
-          ),
-          server,
-        );
+      response = response === undefined && cutting ? new Response("Service Unavailable", { status: 503 }) : failure(
+        new TypeError(
+          `fetch handler returned ${
+            response instanceof Response ? "an object that is not a real Response" : typeof response
+          }, not a Response`,
+        ),
+        server,
+      );
     }
     if (tracking) response = track(response);
     return server.state === "serving" ? response : closeHeader(response);
@@ -262,7 +258,7 @@ export function wrapFetch<Args extends unknown[]>(
       return response;
     }
     // Settles once: with the handler's outcome, or with a 503 when the deadline cuts first.
-    const entry = new PendingRequest(request, pending);
+    const entry = new PendingRequest(pending);
     const promise = new Promise<Response>(capture);
     entry.resolve = captured!;
     result.then(

@@ -56,25 +56,33 @@ const notNode = it.skipIf(runtime === "node");
 
 describe("the deadline wins whatever clients do (issue 11.1)", () => {
   // Deno's shutdown() waits for the rest of the body (D-h11-2): cut at the deadline, it counts.
-  it.skipIf(runtime !== "deno")("D-h11-2: SIGTERM exits 1 at the deadline while a client stalls its upload after the response", async () => {
-    const f = await start({ deadline: 300 });
-    await stalledUpload(f);
-    f.kill("SIGTERM");
-    assert.deepEqual(await f.exited, { code: 1, signal: null });
-    const r = await report(f);
-    assert.equal(r.graceful, false);
-    assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
-  }, T);
+  it.skipIf(runtime !== "deno")(
+    "D-h11-2: SIGTERM exits 1 at the deadline while a client stalls its upload after the response",
+    async () => {
+      const f = await start({ deadline: 300 });
+      await stalledUpload(f);
+      f.kill("SIGTERM");
+      assert.deepEqual(await f.exited, { code: 1, signal: null });
+      const r = await report(f);
+      assert.equal(r.graceful, false);
+      assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
+    },
+    T,
+  );
 
   // Bun's stop() does not wait for the body of a request it has answered: nothing is held or cut.
-  it.skipIf(runtime !== "bun")("B-h11-2: SIGTERM exits 0 at once while a client stalls its upload after the response", async () => {
-    const f = await start({ deadline: 600_000 });
-    const c = await stalledUpload(f);
-    f.kill("SIGTERM");
-    assert.deepEqual(await f.exited, { code: 0, signal: null });
-    assert.equal((await report(f)).graceful, true);
-    await c.closed;
-  }, T);
+  it.skipIf(runtime !== "bun")(
+    "B-h11-2: SIGTERM exits 0 at once while a client stalls its upload after the response",
+    async () => {
+      const f = await start({ deadline: 600_000 });
+      const c = await stalledUpload(f);
+      f.kill("SIGTERM");
+      assert.deepEqual(await f.exited, { code: 0, signal: null });
+      assert.equal((await report(f)).graceful, true);
+      await c.closed;
+    },
+    T,
+  );
 
   it("D-h11-1: SIGTERM exits 1 at the deadline while a client never reads its response", async () => {
     const f = await start({ deadline: 300 });
@@ -87,31 +95,39 @@ describe("the deadline wins whatever clients do (issue 11.1)", () => {
   }, T);
 
   for (const second of ["SIGTERM", "SIGUSR2"] as const) {
-    it(`D-h11-1: a ${second} during a drain held by a client that never reads hammers (deadline far away)`, async () => {
-      const f = await start({ deadline: 600_000 });
-      await stalledUpload(f);
-      await neverReads(f);
-      f.kill("SIGTERM");
-      await f.waitFor("state", (e) => e.state === "draining");
-      f.kill(second);
-      assert.deepEqual(await f.exited, { code: 1, signal: null });
-      const r = await report(f);
-      assert.equal(r.reason, "SIGTERM");
-      assert.equal(r.graceful, false);
-      await f.waitForStderr(new RegExp(`${second}.*hammering`));
-    }, T);
+    it(
+      `D-h11-1: a ${second} during a drain held by a client that never reads hammers (deadline far away)`,
+      async () => {
+        const f = await start({ deadline: 600_000 });
+        await stalledUpload(f);
+        await neverReads(f);
+        f.kill("SIGTERM");
+        await f.waitFor("state", (e) => e.state === "draining");
+        f.kill(second);
+        assert.deepEqual(await f.exited, { code: 1, signal: null });
+        const r = await report(f);
+        assert.equal(r.reason, "SIGTERM");
+        assert.equal(r.graceful, false);
+        await f.waitForStderr(new RegExp(`${second}.*hammering`));
+      },
+      T,
+    );
   }
 });
 
 describe("shutdown({ deadline }) settles and counts what it cut (issue 11.2)", () => {
-  it.skipIf(runtime !== "deno")("D-h11-2: shutdown({ deadline }) settles with forced ≥ 1 while a client is still uploading after its response", async () => {
-    const f = await start({ exit: false });
-    await stalledUpload(f);
-    await request(f.port, "/__shutdown?deadline=300");
-    const r = await report(f);
-    assert.equal(r.graceful, false);
-    assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
-  }, T);
+  it.skipIf(runtime !== "deno")(
+    "D-h11-2: shutdown({ deadline }) settles with forced ≥ 1 while a client is still uploading after its response",
+    async () => {
+      const f = await start({ exit: false });
+      await stalledUpload(f);
+      await request(f.port, "/__shutdown?deadline=300");
+      const r = await report(f);
+      assert.equal(r.graceful, false);
+      assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
+    },
+    T,
+  );
 });
 
 describe("inFlight counts a request from the moment the handler is called (issue 11.3)", () => {
@@ -156,15 +172,19 @@ async function slowloris(f: Fixture): Promise<RawConnection> {
 
 // Node's part of 11.5 is node-drain.ts's (another change).
 describe("a slowloris connection at shutdown (issue 11.5)", () => {
-  it.skipIf(runtime !== "bun")("B-h11-3: Bun holds it to the deadline: exit 1, graceful false, forced ≥ 1", async () => {
-    const f = await start({ deadline: 300 });
-    await slowloris(f);
-    f.kill("SIGTERM");
-    assert.deepEqual(await f.exited, { code: 1, signal: null });
-    const r = await report(f);
-    assert.equal(r.graceful, false);
-    assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
-  }, T);
+  it.skipIf(runtime !== "bun")(
+    "B-h11-3: Bun holds it to the deadline: exit 1, graceful false, forced ≥ 1",
+    async () => {
+      const f = await start({ deadline: 300 });
+      await slowloris(f);
+      f.kill("SIGTERM");
+      assert.deepEqual(await f.exited, { code: 1, signal: null });
+      const r = await report(f);
+      assert.equal(r.graceful, false);
+      assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
+    },
+    T,
+  );
 
   // Deno's shutdown() closes a connection with an incomplete head as it closes idle ones.
   it.skipIf(runtime !== "deno")("D-h11-3: Deno closes it when draining begins: exit 0, graceful", async () => {

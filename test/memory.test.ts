@@ -24,24 +24,28 @@ function command(): [string, string[]] {
 }
 
 describe("memory per request (issue 11)", () => {
-  it("M-h11-1: graceful()'s handler: heap after GC grows < 2 MiB over 30 000 sync, async and streaming requests", async () => {
-    const [cmd, args] = command();
-    const child = spawn(cmd, args, {
-      env: { ...process.env, GS_ENTRY: entry, GS_REQUESTS: String(REQUESTS), NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += d));
-    const events: Array<Record<string, unknown>> = [];
-    readJsonLines(child.stdout!, (e) => events.push(e), () => {});
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.equal(code, 0, stderr);
-    const result = events.find((e) => e.event === "memory");
-    assert.ok(result, `no result; stderr:\n${stderr}`);
-    const growth = result.growth as Record<string, number>;
-    assert.deepEqual(Object.keys(growth), ["sync", "async", "stream"]);
-    for (const [shape, bytes] of Object.entries(growth)) {
-      assert.ok(bytes < LIMIT, `${shape}: heap grew ${(bytes / 1048576).toFixed(1)} MiB over ${REQUESTS} requests`);
-    }
-  }, 120_000);
+  it(
+    "M-h11-1: graceful()'s handler: heap after GC grows < 2 MiB over 30 000 sync, async and streaming requests",
+    async () => {
+      const [cmd, args] = command();
+      const child = spawn(cmd, args, {
+        env: { ...process.env, GS_ENTRY: entry, GS_REQUESTS: String(REQUESTS), NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      const events: Array<Record<string, unknown>> = [];
+      readJsonLines(child.stdout!, (e) => events.push(e), () => {});
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      assert.equal(code, 0, stderr);
+      const result = events.find((e) => e.event === "memory");
+      assert.ok(result, `no result; stderr:\n${stderr}`);
+      const growth = result.growth as Record<string, number>;
+      assert.deepEqual(Object.keys(growth), ["sync", "async", "stream"]);
+      for (const [shape, bytes] of Object.entries(growth)) {
+        assert.ok(bytes < LIMIT, `${shape}: heap grew ${(bytes / 1048576).toFixed(1)} MiB over ${REQUESTS} requests`);
+      }
+    },
+    120_000,
+  );
 });
