@@ -94,6 +94,21 @@ describe("the deadline wins whatever clients do (issue 11.1)", () => {
     assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
   }, T);
 
+  // A connection accepted with no request yet (a browser's preconnect); Bun closes it neither on
+  // stop() nor on stop(true) (B2), Deno at once (D7), Node after connectionGrace.
+  it("SIGTERM exits by the deadline with a fresh connection open (no request bytes)", async () => {
+    const f = await start({ deadline: 300, connectionGrace: 100 });
+    await open(f.port);
+    // A full exchange on a later connection: the listener accepted the fresh one before it.
+    assert.equal((await request(f.port, "/")).body, "hello");
+    f.kill("SIGTERM");
+    const exit = await f.exited;
+    assert.equal(exit.signal, null);
+    assert.ok(exit.code === 0 || exit.code === 1, `exit code ${exit.code}`);
+    const r = await report(f);
+    assert.equal(r.graceful, exit.code === 0);
+  }, T);
+
   for (const second of ["SIGTERM", "SIGUSR2"] as const) {
     it(
       `D-h11-1: a ${second} during a drain held by a client that never reads hammers (deadline far away)`,
