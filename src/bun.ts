@@ -9,7 +9,7 @@
 import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts";
 import { processSignals } from "./process-signals.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
-import { wrapFetch } from "./web-handler.ts";
+import { isRealResponse, wrapFetch } from "./web-handler.ts";
 
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
@@ -32,6 +32,7 @@ interface BunServer {
   readonly pendingRequests: number;
   stop(closeActiveConnections?: boolean): Promise<void>;
   requestIP(request: Request): { address: string; port: number } | null;
+  upgrade?(request: Request, options?: unknown): boolean;
 }
 
 /** The part of the `Bun` namespace used here. */
@@ -94,10 +95,34 @@ class BunInfo implements ServeInfo {
 }
 
 /** Starts `Bun.serve` for `serve()`. @internal */
+/**
+ * Records which requests `server.upgrade()` took, so that only their `undefined` goes to Bun as is
+ * (Bun 1.4 answers any other `undefined` with 200 "Welcome to Bun!"; issue 11.4).
+ */
+function watchUpgrades(bunServer: BunServer): (request: Request) => boolean {
+  const upgraded = new WeakSet<Request>();
+  const upgrade = bunServer.upgrade;
+  if (typeof upgrade !== "function") return () => false;
+  try {
+    bunServer.upgrade = function (request: Request, upgradeOptions?: unknown): boolean {
+      const ok = upgrade.call(this, request, upgradeOptions);
+      if (ok) upgraded.add(request);
+      return ok;
+    };
+  } catch {
+    // A future Bun with a frozen server object: trust `undefined`, as before.
+    return () => true;
+  }
+  return (request) => upgraded.has(request);
+}
+
+/** Starts `Bun.serve` for `serve()`. @internal */
 function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
+  let upgraded: (request: Request) => boolean = () => false;
   const wrapped = wrapFetch<[BunServer]>(options, server, {
     info: (request, bunServer): ServeInfo => new BunInfo(request, bunServer, server),
-    upgradeReturnsNothing: true,
+    upgraded: (request) => upgraded(request),
+    isResponse: isRealResponse,
   });
   let bunServer: BunServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
@@ -115,18 +140,26 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
       fetch: wrapped.handler,
       ...(options.websocket ? { websocket: trackedWebSockets(options.websocket as BunWebSocketHandlers, server) } : {}),
     });
+    upgraded = watchUpgrades(bunServer);
     listening = Promise.resolve({ hostname: options.hostname, port: bunServer.port });
   } catch (error) {
     listening = Promise.reject(error);
   }
   let drained: Promise<void> | undefined;
+  let stopped = false;
   return {
     native: bunServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
-    inFlight: () => bunServer?.pendingRequests ?? 0,
+    // While `stop()` has not resolved, Bun still holds a connection with work on it, even when
+    // `pendingRequests` says 0 (a request whose headers are still arriving, issue 11.5): cut at the
+    // deadline, it counts, so the report says forced and the exit code is 1.
+    inFlight: () => {
+      const n = bunServer?.pendingRequests ?? 0;
+      return drained && !stopped && n === 0 ? 1 : n;
+    },
     drain() {
-      drained ??= bunServer ? bunServer.stop() : Promise.resolve();
+      drained ??= bunServer ? bunServer.stop().finally(() => void (stopped = true)) : Promise.resolve();
       return drained;
     },
     forceClose() {

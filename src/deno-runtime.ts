@@ -50,9 +50,8 @@ export const denoSignals: SignalPlatform = {
  * response under a `Symbol("response")`; when a future Deno moves it, fall back to the getter.
  */
 export function streamDetector(): (response: Response) => boolean {
-  const probe = new Response("");
-  const key = Object.getOwnPropertySymbols(probe).find((s) => s.description === "response");
-  const inner = key && (probe as unknown as Record<symbol, { body?: unknown }>)[key];
+  const key = innerKey();
+  const inner = key && (new Response("") as unknown as Record<symbol, { body?: unknown }>)[key];
   if (!key || !inner || !("body" in inner)) return (response) => response.body !== null;
   return (response) => {
     const body = (response as unknown as Record<symbol, { body: { streamOrStatic?: unknown } | null } | undefined>)[key]
@@ -60,4 +59,21 @@ export function streamDetector(): (response: Response) => boolean {
     if (body === undefined) return response.body !== null;
     return body !== null && body.streamOrStatic instanceof ReadableStream;
   };
+}
+
+/** Deno keeps a Response's inner state under `Symbol("response")`. */
+function innerKey(): symbol | undefined {
+  return Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "response");
+}
+
+/**
+ * A brand check for what passed `instanceof Response`: every real Deno Response has its inner state,
+ * so one property load tells `Object.create(Response.prototype)` apart (Deno 2.9 leaves a request
+ * answered with such an object hanging forever; issue 11.4, docs/runtimes.md D-h11-4). Falls back to
+ * the `status` getter's own brand check when a future Deno moves the inner state.
+ */
+export function responseBrand(fallback: (response: Response) => boolean): (response: Response) => boolean {
+  const key = innerKey();
+  if (!key) return fallback;
+  return (response) => (response as unknown as Record<symbol, unknown>)[key] !== undefined;
 }

@@ -10,9 +10,16 @@
  */
 
 import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts";
-import { deno, type DenoHttpServer, type DenoServeInfo, denoSignals, streamDetector } from "./deno-runtime.ts";
+import {
+  deno,
+  type DenoHttpServer,
+  type DenoServeInfo,
+  denoSignals,
+  responseBrand,
+  streamDetector,
+} from "./deno-runtime.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
-import { wrapFetch } from "./web-handler.ts";
+import { isRealResponse, wrapFetch } from "./web-handler.ts";
 
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
@@ -49,6 +56,7 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
     info: (_request, info): ServeInfo => new DenoInfo(info, server),
     trackForDeadline: { isStream: streamDetector() },
+    isResponse: responseBrand(isRealResponse),
   });
   let httpServer: DenoHttpServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
@@ -73,18 +81,26 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
     listening = Promise.reject(error);
   }
   let drained: Promise<void> | undefined;
+  let shutDown = false;
   return {
     native: httpServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: httpServer!.addr.port, hostname: options.hostname } }),
-    inFlight: wrapped.inFlight,
+    // While `shutdown()` has not resolved, Deno still holds a request, even one our count no longer
+    // sees: a response already sent while the client is still uploading its body (issue 11.2,
+    // docs/runtimes.md D-h11-2). Cut at the deadline, it counts: the report says forced, exit code 1.
+    inFlight: () => {
+      const n = wrapped.inFlight();
+      return drained && !shutDown && n === 0 ? 1 : n;
+    },
     drain() {
-      drained ??= httpServer ? httpServer.shutdown() : Promise.resolve();
+      drained ??= httpServer ? httpServer.shutdown().finally(() => void (shutDown = true)) : Promise.resolve();
       return drained;
     },
+    // Not `drained`: Deno's shutdown() never settles while a client holds a request open (a stalled
+    // upload, a response it never reads), and the deadline must win whatever clients do (issue 11.1).
     forceClose() {
       wrapped.cut();
-      return drained;
     },
   };
 }

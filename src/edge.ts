@@ -10,11 +10,11 @@
 
 import { type Drainable, Lifecycle } from "./lifecycle.ts";
 import { processSignals } from "./process-signals.ts";
-import { denoSignals, streamDetector } from "./deno-runtime.ts";
+import { denoSignals, responseBrand, streamDetector } from "./deno-runtime.ts";
 import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
 import { detectRuntime } from "./runtime.ts";
 import { installSignalHandlers } from "./signals.ts";
-import { wrapFetch } from "./web-handler.ts";
+import { isRealResponse, wrapFetch } from "./web-handler.ts";
 
 /**
  * Options for {@link graceful}: `serve()`'s, minus what the platform decides (port, hostname, restart).
@@ -64,6 +64,27 @@ interface BunServerLike {
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
+/** The part of Deno's handler info used for `remoteAddr`. */
+interface DenoInfoLike {
+  remoteAddr?: ServeInfo["remoteAddr"];
+}
+
+/** The handler's `info`: a class, because an object literal with a getter costs the hot path. */
+class EdgeInfo implements ServeInfo {
+  readonly #deno: DenoInfoLike | undefined;
+  readonly #lifecycle: Lifecycle;
+  constructor(deno: DenoInfoLike | undefined, lifecycle: Lifecycle) {
+    this.#deno = deno;
+    this.#lifecycle = lifecycle;
+  }
+  get remoteAddr(): ServeInfo["remoteAddr"] {
+    return this.#deno?.remoteAddr;
+  }
+  waitUntil(promise: Promise<unknown>): void {
+    this.#lifecycle.waitUntil(promise);
+  }
+}
+
 /**
  * Wraps a fetch handler for a server the platform starts.
  *
@@ -87,18 +108,16 @@ export function graceful(options: GracefulOptions): GracefulHandler {
       if (runtime === "bun" && rest[0] && typeof (rest[0] as BunServerLike).stop === "function") {
         bunServer = rest[0] as BunServerLike;
       }
-      const denoInfo = runtime === "deno"
-        ? (rest[0] as { remoteAddr?: ServeInfo["remoteAddr"] } | undefined)
-        : undefined;
-      return {
-        get remoteAddr() {
-          return denoInfo?.remoteAddr;
-        },
-        waitUntil: (promise) => lifecycle.waitUntil(promise),
-      };
+      return new EdgeInfo(runtime === "deno" ? (rest[0] as DenoInfoLike | undefined) : undefined, lifecycle);
     },
     trackForDeadline: { isStream: runtime === "deno" ? streamDetector() : (response) => response.body !== null },
     onIdle: () => runtime !== "deno" && onIdle?.(),
+    // Deno leaves a request answered with a fake Response hanging, Bun answers it "Welcome to Bun!".
+    ...(runtime === "deno"
+      ? { isResponse: responseBrand(isRealResponse) }
+      : runtime === "bun"
+      ? { isResponse: isRealResponse }
+      : {}),
   });
   // Deno writes a response after the handler returns; `info.completed` says when it is really sent,
   // so on Deno that is what counts (exiting on the handler's return lost the response in a test).

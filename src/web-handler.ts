@@ -40,8 +40,17 @@ export interface WrapOptions<Args extends unknown[]> {
   trackForDeadline?: { isStream: (response: Response) => boolean };
   /** Called when tracked work (unanswered requests and open streams) drops to none. */
   onIdle?: () => void;
-  /** Bun: `undefined` from the handler means "upgraded to a WebSocket", not an error. */
-  upgradeReturnsNothing?: boolean;
+  /**
+   * Bun: whether the handler upgraded `request` to a WebSocket, in which case its `undefined` is the
+   * answer (Bun takes the connection). Any other `undefined` is a handler error: answered 500, where
+   * Bun 1.4 itself would answer 200 "Welcome to Bun!" (issue 11.4, docs/runtimes.md B-h11-1).
+   */
+  upgraded?: (request: Request) => boolean;
+  /**
+   * Bun: a brand check for what passed `instanceof Response` (an `Object.create(Response.prototype)`
+   * passes it, and Bun 1.4 answers that with 200 "Welcome to Bun!" too).
+   */
+  isResponse?: (response: Response) => boolean;
 }
 
 function closeHeader(response: Response): Response {
@@ -58,6 +67,63 @@ function closeHeader(response: Response): Response {
 
 const failure = (error: unknown, server: Lifecycle): Response => handlerFailure(error, server);
 
+const statusGetter = Object.getOwnPropertyDescriptor(Response.prototype, "status")?.get;
+/**
+ * Brand check: the `status` getter throws on anything that is not a real Response, such as
+ * `Object.create(Response.prototype)`, which passes `instanceof` (issue 11.4; Bun 1.4 answers it
+ * with 200 "Welcome to Bun!", docs/runtimes.md B-h11-1). @internal
+ */
+export function isRealResponse(response: Response): boolean {
+  if (!statusGetter) return true;
+  try {
+    statusGetter.call(response);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The requests whose handler promise is pending, as an intrusive doubly linked list: O(1) to add and
+ * remove, no hashing, nothing left behind once a request settles (issue 11).
+ */
+class PendingList {
+  first: PendingRequest | undefined = undefined;
+  size = 0;
+}
+
+/** One pending request: how to answer it when the deadline comes first. */
+class PendingRequest {
+  prev: PendingRequest | undefined = undefined;
+  next: PendingRequest | undefined;
+  resolve!: (response: Response | Promise<Response>) => void;
+  #list: PendingList | undefined;
+  constructor(list: PendingList) {
+    this.#list = list;
+    this.next = list.first;
+    if (list.first) list.first.prev = this;
+    list.first = this;
+    list.size++;
+  }
+  /** Unlinks; `false` when already removed (settled or cut). */
+  remove(): boolean {
+    const list = this.#list;
+    if (!list) return false;
+    this.#list = undefined;
+    if (this.prev) this.prev.next = this.next;
+    else list.first = this.next;
+    if (this.next) this.next.prev = this.prev;
+    this.prev = this.next = undefined;
+    list.size--;
+    return true;
+  }
+}
+
+// One executor for every pending request's promise (no closure per request): it hands the resolver
+// over synchronously, through `captured`.
+let captured: ((response: Response | Promise<Response>) => void) | undefined;
+const capture = (resolve: (response: Response | Promise<Response>) => void) => void (captured = resolve);
+
 /** @internal */
 export function wrapFetch<Args extends unknown[]>(
   options: ResolvedServeOptions,
@@ -67,17 +133,22 @@ export function wrapFetch<Args extends unknown[]>(
   const fetch: FetchHandler = options.fetch;
   const onError = options.onError;
   const tracking = wrap.trackForDeadline;
-  const upgradeReturnsNothing = wrap.upgradeReturnsNothing === true;
-  let pending = 0;
+  const upgraded = wrap.upgraded;
+  const isResponse = wrap.isResponse;
+  // In flight = handlers running synchronously right now + handlers whose promise is pending + open
+  // streaming bodies. Counting starts when the handler is called (issue 11.3: inside an async handler,
+  // before its first await, the request is in flight).
+  let calling = 0;
+  // One cut function per pending request. Each request settles its own promise; nothing per request
+  // is attached to a long-lived promise (issue 11: `Promise.race` against one shared "deadline" promise
+  // left a reaction on it per request until the deadline: ~300 B per request, heap without bound).
+  const pending = new PendingList();
   const streams = new Set<() => void>();
-  let cutNow: ((value: undefined) => void) | undefined;
   let cutting = false;
-  // Settles only when the deadline cuts: unanswered requests are then answered with 503.
-  const deadlineCut = tracking ? new Promise<undefined>((resolve) => (cutNow = resolve)) : undefined;
-
   const idle = () => wrap.onIdle?.();
+  const isIdle = () => calling === 0 && pending.size === 0 && streams.size === 0;
   const untrack = (cut: () => void) => {
-    if (streams.delete(cut) && pending === 0 && streams.size === 0) idle();
+    if (streams.delete(cut) && isIdle()) idle();
   };
 
   const track = (response: Response): Response => {
@@ -113,13 +184,20 @@ export function wrapFetch<Args extends unknown[]>(
     return new Response(body, response);
   };
 
-  const finish = (response: Response | undefined): Response => {
-    // Bun: a handler that called server.upgrade() returns nothing, and Bun takes it from there.
-    if (response === undefined && !cutting && upgradeReturnsNothing) return response as unknown as Response;
-    if (!(response instanceof Response)) {
-      response = response === undefined && cutting
-        ? new Response("Service Unavailable", { status: 503 })
-        : failure(new TypeError(`fetch handler returned ${typeof response}, not a Response`), server);
+  const finish = (response: Response | undefined, request?: Request): Response => {
+    if (!(response instanceof Response) || (isResponse !== undefined && !isResponse(response))) {
+      // Bun: a handler that called server.upgrade() returns nothing, and Bun takes it from there.
+      if (response === undefined && !cutting && request !== undefined && upgraded?.(request)) {
+        return response as unknown as Response;
+      }
+      response = response === undefined && cutting ? new Response("Service Unavailable", { status: 503 }) : failure(
+        new TypeError(
+          `fetch handler returned ${
+            response instanceof Response ? "an object that is not a real Response" : typeof response
+          }, not a Response`,
+        ),
+        server,
+      );
     }
     if (tracking) response = track(response);
     return server.state === "serving" ? response : closeHeader(response);
@@ -146,7 +224,8 @@ export function wrapFetch<Args extends unknown[]>(
     return new Response(body, { status, headers });
   };
 
-  const handler = (request: Request, ...rest: Args): Response | Promise<Response> => {
+  /** No deadline tracking (Bun's serve(): `stop(true)` cuts everything itself). */
+  const plain = (request: Request, ...rest: Args): Response | Promise<Response> => {
     if (healthPath !== undefined && isHealthTarget(target(request.url), healthPath)) return health();
     let result: Response | Promise<Response>;
     try {
@@ -154,29 +233,60 @@ export function wrapFetch<Args extends unknown[]>(
     } catch (error) {
       return recover(error, request);
     }
-    if (!(result instanceof Promise)) return finish(result);
-    if (!deadlineCut) return result.then(finish, (error) => recover(error, request));
-    pending++;
-    return Promise.race([result, deadlineCut]).then(
-      (response) => {
-        pending--;
-        if (pending === 0 && streams.size === 0) idle();
-        return finish(response);
-      },
-      (error) => {
-        pending--;
-        if (pending === 0 && streams.size === 0) idle();
-        return recover(error, request);
-      },
+    if (!(result instanceof Promise)) return finish(result, request);
+    return result.then(
+      upgraded ? (response) => finish(response, request) : finish,
+      (error) => recover(error, request),
     );
   };
 
+  /** Deadline tracking: every request can be answered (503) or cut by {@link WrappedFetch.cut}. */
+  const tracked = (request: Request, ...rest: Args): Response | Promise<Response> => {
+    if (healthPath !== undefined && isHealthTarget(target(request.url), healthPath)) return health();
+    let result: Response | Promise<Response>;
+    calling++;
+    try {
+      result = fetch(request, wrap.info(request, ...rest));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    calling--;
+    if (!(result instanceof Promise)) {
+      const response = finish(result);
+      // A drain begun inside this handler counted it; it may be the last.
+      if (isIdle()) idle();
+      return response;
+    }
+    // Settles once: with the handler's outcome, or with a 503 when the deadline cuts first.
+    const entry = new PendingRequest(pending);
+    const promise = new Promise<Response>(capture);
+    entry.resolve = captured!;
+    result.then(
+      (response) => {
+        if (entry.remove()) {
+          entry.resolve(finish(response));
+          if (isIdle()) idle();
+        }
+      },
+      (error) => {
+        if (entry.remove()) {
+          entry.resolve(recover(error, request));
+          if (isIdle()) idle();
+        }
+      },
+    );
+    return promise;
+  };
+
   return {
-    handler,
-    inFlight: () => pending + streams.size,
+    handler: tracking ? tracked : plain,
+    inFlight: () => calling + pending.size + streams.size,
     cut() {
       cutting = true;
-      cutNow?.(undefined);
+      for (let entry = pending.first; entry; entry = pending.first) {
+        entry.remove();
+        entry.resolve(finish(undefined));
+      }
       for (const cut of [...streams]) cut();
     },
   };
