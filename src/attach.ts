@@ -164,7 +164,7 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   const lifecycle = new Lifecycle(options);
   let drainable: Drainable;
   if (isNodeHttp(server)) {
-    drainable = nodeDrainable(server, lifecycle, { connectionGrace, ownsResponses: false });
+    drainable = nodeDrainable(server, lifecycle, { connectionGrace });
   } else if (isBun(server)) {
     let stopped: Promise<void> | undefined;
     drainable = {

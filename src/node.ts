@@ -89,10 +89,10 @@ async function pump(body: ReadableStream<Uint8Array>, res: http.ServerResponse):
 }
 
 /**
- * Writes a Web `Response` to a Node response. While draining, adds `Connection: close`, so Node
- * closes the socket after it rather than leaving a keep-alive socket idle until its timeout.
+ * Writes a Web `Response` to a Node response. (While draining, the drain has already set
+ * `Connection: close` on the responses that close their connection — node-drain.ts, issue 12.)
  */
-function sendResponse(res: http.ServerResponse, response: Response, draining: boolean): void {
+function sendResponse(res: http.ServerResponse, response: Response): void {
   const headers: string[] = [];
   let status: number;
   let statusText: string | undefined;
@@ -126,7 +126,6 @@ function sendResponse(res: http.ServerResponse, response: Response, draining: bo
   } else if (stream === null) {
     headers.push("content-length", "0");
   }
-  if (draining) headers.push("connection", "close");
   res.writeHead(status, statusText, headers);
   if (stream === null) res.end(bytes ?? undefined);
   else void pump(stream, res);
@@ -157,7 +156,7 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
     if (!(response instanceof Response)) {
       response = failure(new TypeError(`fetch handler returned ${typeof response}, not a Response`), server);
     }
-    sendResponse(res, response as Response, server.state !== "serving");
+    sendResponse(res, response as Response);
   };
 
   const handleError = (res: http.ServerResponse, request: Request, error: unknown) => {
@@ -194,10 +193,7 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
   };
 
   const httpServer = http.createServer(listener);
-  const drainable = nodeDrainable(httpServer, server, {
-    connectionGrace: options.connectionGrace,
-    ownsResponses: true,
-  });
+  const drainable = nodeDrainable(httpServer, server, { connectionGrace: options.connectionGrace });
 
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
