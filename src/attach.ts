@@ -30,7 +30,11 @@ export interface AttachOptions extends LifecycleOptions {
   signals?: boolean;
   /** After a signal-driven shutdown, exit: 0 if graceful, 1 if work was cut. Default `true`. */
   exit?: boolean;
-  /** Node http/https: ms an accepted-but-silent connection may still send its request. Default 1000. */
+  /**
+   * `node:http`/`https`: the quiet period, in ms, before the drain closes a connection with no request
+   * on it — an idle keep-alive one or one accepted but silent — since its next request may be on the
+   * wire. Default 1000.
+   */
   connectionGrace?: number;
 }
 
@@ -129,9 +133,12 @@ function http2Drainable(server: Http2Server): Drainable {
  * `shutdown()`, hooks, the deadline and signal handling. Call it right after creating the server.
  *
  * What each runtime allows:
- * - Node `http`/`https` (Express `app.listen()`, Koa, Fastify's `fastify.server`): everything — idle
- *   keep-alive sockets close at once, responses while draining get `Connection: close`, the deadline
- *   closes what is left, `inFlight` is counted from Node's own connection list.
+ * - `node:http`/`https` (Express `app.listen()`, Koa, Fastify's `fastify.server`) — on Node, and on the
+ *   `node:http` of Deno and Bun: no connection is closed under a request. Requests arriving while
+ *   draining are served with `Connection: close` (one pipelined behind the closing response is not
+ *   run), idle keep-alive connections close after `connectionGrace`, the deadline closes what is left.
+ *   Runtime limits (docs/runtimes.md NH1–NH5): Deno closes a connection after its response once the
+ *   listener is closed; a request still arriving is in flight only on Node.
  * - Node HTTP/2: sessions get GOAWAY and finish their streams; destroyed at the deadline. Sessions
  *   opened before `attach()` are not seen.
  * - `Deno.serve`: `shutdown()` drains; the deadline cannot cut a Deno server you did not wrap (an open
@@ -164,7 +171,7 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   const lifecycle = new Lifecycle(options);
   let drainable: Drainable;
   if (isNodeHttp(server)) {
-    drainable = nodeDrainable(server, lifecycle, { connectionGrace, ownsResponses: false });
+    drainable = nodeDrainable(server, lifecycle, { connectionGrace });
   } else if (isBun(server)) {
     let stopped: Promise<void> | undefined;
     drainable = {

@@ -1,5 +1,16 @@
 /**
- * The drain of a `node:http` server on Node's own connection list — shared by `serve()` and `attach()`.
+ * The drain of a `node:http` (or `https`) server — shared by `serve()` and `attach()`, on Node and on
+ * the `node:http` of Deno and Bun (Express and Fastify run there too).
+ *
+ * The rule (issue 12): a connection is closed by the drain only when no request can be on it.
+ * - A request that reaches the server during the drain is served, with `Connection: close`; a request
+ *   pipelined behind a response that closes its connection is never run (the client sees the
+ *   connection close before its answer and may retry it, RFC 9112 §9.3.2) — never run and then dropped.
+ * - An idle keep-alive connection is closed only after a quiet period (`connectionGrace`): at the
+ *   signal its next request may already sit in the socket buffer, unread (Go's `Shutdown` waits for
+ *   `StateNew` connections the same way).
+ * - A request that has begun to arrive (a slowloris) is in flight: the deadline cuts it, and the
+ *   report says so (issue 11, defect 5).
  * @module
  */
 
@@ -10,59 +21,170 @@ import type { Drainable, Lifecycle } from "./lifecycle.ts";
 /** Node's per-server connection list (`lib/_http_server.js`, kConnections), present since Node 18.2. */
 interface ConnectionList {
   all(): Array<{ socket: Socket }>;
-  idle(): Array<{ socket: Socket }>;
   active(): Array<{ socket: Socket }>;
 }
 
-function internal<T>(server: http.Server, description: string): T | undefined {
+/** The last response created on a connection (pipelined ones queue before it in Node). */
+const kLast = Symbol("graceful-serve.lastResponse");
+/** A response that closes the connection is queued on it: later pipelined requests are not run. */
+const kClosing = Symbol("graceful-serve.closing");
+/** The connection was handed to an `upgrade` listener (a WebSocket): not ours to close as idle. */
+const kUpgraded = Symbol("graceful-serve.upgraded");
+/** When the drain first saw the connection idle. */
+const kIdleSince = Symbol("graceful-serve.idleSince");
+
+type Tracked = Socket & {
+  [kLast]?: http.ServerResponse;
+  [kClosing]?: boolean;
+  [kUpgraded]?: boolean;
+  [kIdleSince]?: number;
+};
+
+function internal(server: http.Server, description: string): unknown {
   const key = Object.getOwnPropertySymbols(server).find((s) => s.description === description);
-  return key === undefined ? undefined : (server as unknown as Record<symbol, T>)[key];
+  return key === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[key];
 }
 
-/** A socket with no request in progress: Node's own test in `closeIdleConnections()`. */
-function isIdle(socket: Socket): boolean {
-  const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-  return !message || message.writableEnded;
+/** Node's list; `undefined` on Deno 2.9 (a list of another shape, NH1) and Bun 1.4 (none, NH2). */
+function nodeList(server: http.Server): ConnectionList | undefined {
+  const list = internal(server, "http.server.connections") as Partial<ConnectionList> | undefined;
+  return typeof list?.all === "function" && typeof list.active === "function" ? list as ConnectionList : undefined;
+}
+
+/** A response is being made on the connection: its last response is not yet handed to the socket. */
+function answering(socket: Tracked): boolean {
+  const last = socket[kLast];
+  return last !== undefined && !last.writableFinished && !last.destroyed;
 }
 
 /**
- * The drain of a `node:http` (or `https`) server, on Node's own connection list: `close()` stops
- * accepting and closes idle keep-alive sockets, accepted-but-silent sockets get `connectionGrace`,
- * responses made while draining say `Connection: close`, and the deadline closes everything.
- * `ownsResponses: false` (attach) marks the user's responses through their headers instead.
+ * The drain of a `node:http` (or `https`) server; see the module comment for the rule.
  * @internal
  */
 export function nodeDrainable(
   httpServer: http.Server,
   lifecycle: Lifecycle,
-  options: { connectionGrace: number; ownsResponses: boolean },
+  options: { connectionGrace: number },
 ): Drainable {
-  const connections = () => internal<ConnectionList>(httpServer, "http.server.connections");
-  if (!options.ownsResponses) {
-    // The user's handler writes the responses: add the header before it runs, once draining.
-    httpServer.prependListener("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (lifecycle.state !== "serving") res.setHeader("connection", "close");
-    });
-  }
+  const quiet = options.connectionGrace;
+  // Where Node's own list is missing (Deno, Bun: NH1, NH2), the connections are tracked here; decided
+  // at the first connection (Node makes its list when listening).
+  let own: Set<Tracked> | undefined;
+  let decided = false;
+  // Over TLS the socket a request arrives on is the TLS one, made at `secureConnection`.
+  const connectionEvent = typeof (httpServer as unknown as { addContext?: unknown }).addContext === "function"
+    ? "secureConnection"
+    : "connection";
+  const list = (): Tracked[] => {
+    const node = nodeList(httpServer);
+    if (node) return node.all().map((c) => c.socket);
+    return own ? [...own] : [];
+  };
+  /** Sockets with a request partly received (Node only: its parser knows; elsewhere none are seen). */
+  const arriving = (): Set<Socket> => {
+    const node = nodeList(httpServer);
+    const set = new Set<Socket>();
+    if (node) {
+      for (const { socket } of node.active()) {
+        if (socket.bytesRead > 0 && !answering(socket)) set.add(socket);
+      }
+    }
+    return set;
+  };
+
+  let draining = false;
+  // One wrapper around the server's `emit`, not a listener: a `request` listener of ours would not
+  // stop the user's from running, and an `upgrade` listener would change how Node treats upgrades.
+  // Per request it only notes the response on its socket.
+  const emit = httpServer.emit;
+  httpServer.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === "request" || event === "checkContinue") {
+      const res = args[1] as http.ServerResponse;
+      const socket = (args[0] as http.IncomingMessage).socket as Tracked;
+      if (draining) {
+        // Pipelined behind a response that closes the connection: never run (it could not be answered).
+        if (socket[kClosing]) return true;
+        res.setHeader("connection", "close");
+        socket[kClosing] = true;
+      }
+      socket[kLast] = res;
+    } else if (event === "upgrade") {
+      ((args[0] as http.IncomingMessage).socket as Tracked)[kUpgraded] = true;
+    } else if (event === connectionEvent) {
+      if (!decided) {
+        decided = true;
+        if (!nodeList(httpServer)) own = new Set();
+      }
+      if (own) {
+        const socket = args[0] as Tracked;
+        const set = own;
+        set.add(socket);
+        socket.once("close", () => set.delete(socket));
+      }
+    }
+    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+  };
+
+  let sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  let sweepAt = Infinity;
+  let sweeping = false;
+  const watched = new WeakSet<http.ServerResponse>();
+  /** Closes connections idle for the quiet period; plans the next look. One timer at a time. */
+  const sweep = () => {
+    sweepTimer = undefined;
+    sweepAt = Infinity;
+    const now = Date.now();
+    const partial = arriving();
+    for (const socket of list()) {
+      if (socket[kUpgraded] || socket.destroyed) continue;
+      if (answering(socket) || partial.has(socket)) {
+        socket[kIdleSince] = undefined;
+        const last = socket[kLast];
+        // A response that keeps the connection (its headers went out before the drain): look again
+        // when it is done.
+        if (last && !socket[kClosing] && !watched.has(last)) {
+          watched.add(last);
+          last.once("finish", () => {
+            socket[kIdleSince] = Date.now();
+            schedule(socket[kIdleSince] + quiet);
+          });
+        }
+        continue;
+      }
+      const since = socket[kIdleSince] ??= now;
+      if (now - since >= quiet) {
+        if (typeof socket.destroySoon === "function") socket.destroySoon();
+        else socket.end();
+      } else schedule(since + quiet);
+    }
+  };
+  const schedule = (at: number) => {
+    if (!sweeping || at >= sweepAt) return;
+    clearTimeout(sweepTimer);
+    sweepAt = at;
+    sweepTimer = setTimeout(sweep, Math.max(0, at - Date.now()));
+  };
+
   lifecycle.signal.addEventListener("abort", () => {
-    for (const { socket } of connections()?.all() ?? []) {
-      const message = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-      if (!message || message.writableEnded) continue;
-      if (message.headersSent) {
-        // Headers went out before draining began (a stream): close the socket once it finishes.
-        message.once("finish", () => socket.end());
-      } else if (!options.ownsResponses) {
-        message.setHeader("connection", "close");
+    draining = true;
+    for (const socket of list()) {
+      const last = socket[kLast];
+      // The response still to be written last on the connection says it closes it; those queued
+      // before it (pipelined, their handlers ran) are answered first. One whose headers went out
+      // already (a stream) cannot: its connection goes idle afterwards and gets the quiet period.
+      if (last && answering(socket) && !last.headersSent) {
+        last.setHeader("connection", "close");
+        socket[kClosing] = true;
       }
     }
   }, { once: true });
 
   let closed: Promise<void> | undefined;
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
   return {
     inFlight() {
       let n = 0;
-      for (const { socket } of connections()?.all() ?? []) if (!isIdle(socket)) n++;
+      const partial = arriving();
+      for (const socket of list()) if (answering(socket) || partial.has(socket)) n++;
       return n;
     },
     drain(reason) {
@@ -73,34 +195,50 @@ export function nodeDrainable(
           return resolve();
         }
         const done = () => {
-          clearTimeout(graceTimer);
+          clearTimeout(sweepTimer);
           resolve();
         };
-        if (reason === "restart") {
-          // The successor answers on this very port, so a client holding an idle keep-alive
-          // connection (a proxy's pool) may send on it any moment: closing it now would race that
-          // request. Stop accepting only; each idle connection ends after its next response
-          // (Connection: close) or at Node's keep-alive timeout.
-          net.Server.prototype.close.call(httpServer, done);
-        } else {
-          // Stops accepting and closes idle keep-alive sockets at once; the callback fires when the
-          // last connection is gone — Node's own count, so no bookkeeping here.
-          httpServer.close(done);
-        }
-        // Node counts an accepted connection with no bytes yet as active, not idle, so close() left
-        // it open. Its request may be on the wire: give it the grace, then close it if still silent.
-        if (connections()?.active().some(({ socket }) => socket.bytesRead === 0)) {
-          graceTimer = setTimeout(() => {
-            for (const { socket } of connections()?.active() ?? []) if (socket.bytesRead === 0) socket.destroy();
-          }, options.connectionGrace);
+        stopAccepting(httpServer, done);
+        // After a restart the successor answers on this very port, so a client or proxy holding an
+        // idle keep-alive connection is let go of it in its own time: the connection ends after its
+        // next response (Connection: close) or at the server's keep-alive timeout.
+        if (reason !== "restart") {
+          sweeping = true;
+          sweep();
         }
       });
       return closed;
     },
     forceClose() {
-      clearTimeout(graceTimer);
-      httpServer.closeAllConnections();
+      sweeping = false;
+      clearTimeout(sweepTimer);
+      if (nodeList(httpServer)) httpServer.closeAllConnections();
+      else for (const socket of list()) socket.destroy();
       return closed;
     },
   };
+}
+
+/**
+ * Stops accepting without closing idle connections (their next request may be on the wire): the
+ * `net.Server` close under `http.Server#close()`, which also closes idle ones at once. `done` runs once
+ * the last connection is gone.
+ */
+function stopAccepting(httpServer: http.Server, done: () => void): void {
+  // Bun 1.4 (NH3): `net.Server#close` does not work on its `http.Server`, whose `close()` asks the
+  // native server to close idle connections first; that one call is skipped.
+  const bun = internal(httpServer, "::bunternal::") as { closeIdleConnections?: () => unknown } | undefined;
+  if (bun && typeof bun.closeIdleConnections === "function") {
+    const own = Object.hasOwn(bun, "closeIdleConnections");
+    const original = bun.closeIdleConnections;
+    bun.closeIdleConnections = () => 0;
+    try {
+      httpServer.close(() => done());
+    } finally {
+      if (own) bun.closeIdleConnections = original;
+      else delete bun.closeIdleConnections;
+    }
+    return;
+  }
+  net.Server.prototype.close.call(httpServer, () => done());
 }

@@ -107,7 +107,7 @@ function badResponse(res: http.ServerResponse, error: unknown, server: Server): 
   }
   try {
     const headers = ["content-type", TEXT_PLAIN, "content-length", String(INTERNAL_ERROR.length)];
-    if (server.state !== "serving") headers.push("connection", "close");
+    // While draining, the drain has already set `Connection: close` where it applies (node-drain.ts).
     // The failed writeHead may have left its status message (the bad one) on the response.
     res.writeHead(500, INTERNAL_ERROR, headers);
     res.end(INTERNAL_ERROR);
@@ -124,7 +124,6 @@ function sendKnown(
   headers: string[],
   hasLength: boolean,
   body: string | Uint8Array | null,
-  draining: boolean,
 ): void {
   if (!hasLength && !bodyless(status)) {
     headers.push(
@@ -132,7 +131,6 @@ function sendKnown(
       body === null ? "0" : typeof body === "string" ? String(Buffer.byteLength(body)) : String(body.byteLength),
     );
   }
-  if (draining) headers.push("connection", "close");
   res.writeHead(status, statusText, headers);
   if (body === null) res.end();
   else if (typeof body === "string" || body.byteLength > SMALL_BODY) res.end(body);
@@ -152,16 +150,14 @@ function sendStream(
   statusText: string | undefined,
   headers: string[],
   stream: ReadableStream<Uint8Array>,
-  draining: boolean,
 ): void {
-  if (draining) headers.push("connection", "close");
   res.writeHead(status, statusText, headers);
   void pump(stream, res, setImmediate(flushHead, res));
 }
 
 /**
- * Writes a Web `Response` to a Node response. While draining, adds `Connection: close`, so Node
- * closes the socket after it rather than leaving a keep-alive socket idle until its timeout.
+ * Writes a Web `Response` to a Node response. (While draining, the drain has already set
+ * `Connection: close` on the responses that close their connection — node-drain.ts, issue 12.)
  * `maySettle`: the response came from a synchronous handler, and a string body that Node 24 closes
  * one microtask after construction (NB3) may be taken after waiting that microtask.
  */
@@ -171,7 +167,6 @@ function sendResponse(
   server: Server,
   maySettle: boolean,
 ): void {
-  const draining = server.state !== "serving";
   try {
     const recorded = takeRecorded(response);
     if (recorded !== undefined) {
@@ -181,10 +176,10 @@ function sendResponse(
         const headers = recorded.headers;
         if (typeof body === "string" && !recorded.hasType) headers.push("content-type", TEXT_PLAIN);
         const bytes = body == null ? null : body instanceof ArrayBuffer ? new Uint8Array(body) : body;
-        return sendKnown(res, recorded.status, recorded.statusText, headers, recorded.hasLength, bytes, draining);
+        return sendKnown(res, recorded.status, recorded.statusText, headers, recorded.hasLength, bytes);
       }
       if (body instanceof ReadableStream) {
-        return sendStream(res, recorded.status, recorded.statusText, recorded.headers, body, draining);
+        return sendStream(res, recorded.status, recorded.statusText, recorded.headers, body);
       }
       // Blob, FormData, URLSearchParams…: undici knows how to serialise them.
       response = toResponse(recorded);
@@ -205,12 +200,12 @@ function sendResponse(
       headers.push(name, value);
     }
     const statusText = response.statusText || undefined;
-    if (known !== UNKNOWN) return sendKnown(res, status, statusText, headers, hasLength, known, draining);
+    if (known !== UNKNOWN) return sendKnown(res, status, statusText, headers, hasLength, known);
     if (!hasLength) {
       const length = knownLength(response);
       if (length !== undefined) headers.push("content-length", String(length));
     }
-    sendStream(res, status, statusText, headers, response.body!, draining);
+    sendStream(res, status, statusText, headers, response.body!);
   } catch (error) {
     badResponse(res, error, server);
   }
@@ -278,10 +273,7 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
   };
 
   const httpServer = http.createServer(listener);
-  const drainable = nodeDrainable(httpServer, server, {
-    connectionGrace: options.connectionGrace,
-    ownsResponses: true,
-  });
+  const drainable = nodeDrainable(httpServer, server, { connectionGrace: options.connectionGrace });
 
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
