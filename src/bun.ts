@@ -10,6 +10,7 @@ import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts
 import { processSignals } from "./process-signals.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 import { wrapFetch } from "./web-handler.ts";
+import { quietBound, type QuietWait, untilQuiet } from "./restart-drain.ts";
 
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
@@ -95,8 +96,10 @@ class BunInfo implements ServeInfo {
 
 /** Starts `Bun.serve` for `serve()`. @internal */
 function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
+  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart-drain.ts).
+  let requests = 0;
   const wrapped = wrapFetch<[BunServer]>(options, server, {
-    info: (request, bunServer): ServeInfo => new BunInfo(request, bunServer, server),
+    info: (request, bunServer): ServeInfo => (requests++, new BunInfo(request, bunServer, server)),
     upgradeReturnsNothing: true,
   });
   let bunServer: BunServer | undefined;
@@ -120,16 +123,24 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
     listening = Promise.reject(error);
   }
   let drained: Promise<void> | undefined;
+  let quiet: QuietWait | undefined;
   return {
     native: bunServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
     inFlight: () => bunServer?.pendingRequests ?? 0,
-    drain() {
+    drain(reason) {
+      if (!drained && bunServer && reason === "restart") {
+        // stop() closes idle keep-alive connections at once, under a proxy about to reuse them
+        // (issue 12, docs/runtimes.md N2): keep serving, with Connection: close, until quiet.
+        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
+        drained = quiet.done.then(() => bunServer!.stop());
+      }
       drained ??= bunServer ? bunServer.stop() : Promise.resolve();
       return drained;
     },
     forceClose() {
+      quiet?.end();
       return bunServer?.stop(true).then(() => drained);
     },
   };

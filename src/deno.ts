@@ -13,6 +13,7 @@ import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts
 import { deno, type DenoHttpServer, type DenoServeInfo, denoSignals, streamDetector } from "./deno-runtime.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 import { wrapFetch } from "./web-handler.ts";
+import { quietBound, type QuietWait, untilQuiet } from "./restart-drain.ts";
 
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
@@ -46,8 +47,10 @@ class DenoInfo implements ServeInfo {
 
 /** Starts `Deno.serve` for `serve()`. @internal */
 function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
+  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart-drain.ts).
+  let requests = 0;
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
-    info: (_request, info): ServeInfo => new DenoInfo(info, server),
+    info: (_request, info): ServeInfo => (requests++, new DenoInfo(info, server)),
     trackForDeadline: { isStream: streamDetector() },
   });
   let httpServer: DenoHttpServer | undefined;
@@ -73,16 +76,24 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
     listening = Promise.reject(error);
   }
   let drained: Promise<void> | undefined;
+  let quiet: QuietWait | undefined;
   return {
     native: httpServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: httpServer!.addr.port, hostname: options.hostname } }),
     inFlight: wrapped.inFlight,
-    drain() {
+    drain(reason) {
+      if (!drained && httpServer && reason === "restart") {
+        // shutdown() closes idle keep-alive connections at once, under a proxy about to reuse them
+        // (issue 12, docs/runtimes.md N1): keep serving, with Connection: close, until quiet.
+        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
+        drained = quiet.done.then(() => httpServer!.shutdown());
+      }
       drained ??= httpServer ? httpServer.shutdown() : Promise.resolve();
       return drained;
     },
     forceClose() {
+      quiet?.end();
       wrapped.cut();
       return drained;
     },

@@ -1,0 +1,221 @@
+// graceful-serve behind nginx (issue 12, defect 4): nginx 1.22 OSS in front of 2 backends, passive
+// checks only, upstream `keepalive 32` (pooled connections), default `proxy_next_upstream`, load of
+// GET and POST requests from keep-alive loops in a separate process. nginx retries a request whose
+// pooled connection failed before it was sent, but never a POST it has already sent: whatever a
+// backend closes under nginx's pool reaches the client as a 502, and counts as a failed request.
+//  - SIGHUP restarts (serve({ restart: true }), default settings otherwise) lose nothing.
+//  - Rolling SIGTERM stop/start: graceful-serve (drainDelay) loses fewer than the runtime's own
+//    server with its own graceful stop (runtimes/nginx/bare.mjs), measured in the same test; with
+//    `proxy_next_upstream ... non_idempotent` (retrying a sent POST: only where that is safe) none.
+// nginx is installed with apt-get when missing (root); config: runtimes/nginx/nginx.conf.in.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, it } from "vitest";
+import { type Fixture, runtime, runtimeCommand, startFixture } from "./_helpers/fixture.ts";
+import { freePort } from "../runtimes/haproxy/haproxy.ts";
+import {
+  ensureNginx,
+  type Load,
+  type LoadResult,
+  type Nginx,
+  nginxVersion,
+  startLoad,
+  startNginx,
+} from "../runtimes/nginx/nginx.ts";
+
+const T = 90_000;
+const MIN_REQUESTS = 10_000;
+const CONCURRENCY = 8;
+/** Requests between two restarts/stops, and after the last one, so every generation gets traffic. */
+const BETWEEN = 1_000;
+/** Each of the 2 backends is restarted (or stopped and replaced) this many times: 4 in all. */
+const ROUNDS = 2;
+/** graceful-serve's drain delay for the rolling stop: nginx's pooled connections get Connection: close meanwhile. */
+const DRAIN_DELAY = 1_000;
+/** Rolling runs only: nginx leaves a refused server out this long; the next stop waits until the replacement serves. */
+const FAIL_TIMEOUT = "1s";
+const BARE = fileURLToPath(new URL("../runtimes/nginx/bare.mjs", import.meta.url));
+const label = process.env.GS_RUNTIME ?? runtime;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let nginxBin = "";
+const fixtures: Fixture[] = [];
+let nginx: Nginx | undefined;
+let load: Load | undefined;
+let tempDir: string | undefined;
+const summary: string[] = [];
+
+beforeAll(() => {
+  nginxBin = ensureNginx(); // apt-get update + install on a fresh machine (root)
+  console.log(`[nginx] ${nginxVersion(nginxBin)}`);
+}, 300_000);
+
+// Every process is ended even when a test failed half-way: the load generator, nginx, and every
+// backend that ever said ready (restart successors too, which are not our children).
+async function cleanup(): Promise<void> {
+  load?.kill();
+  load = undefined;
+  await nginx?.stop();
+  nginx = undefined;
+  for (const f of fixtures.splice(0)) {
+    for (const e of f.events) {
+      if (e.event !== "ready") continue;
+      try {
+        process.kill(e.pid as number, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+  tempDir = undefined;
+}
+afterEach(cleanup, 10_000);
+
+afterAll(() => {
+  if (summary.length) console.log(`[nginx] summary ${label}: ${summary.join(" | ")}`);
+});
+
+interface Run {
+  load: LoadResult;
+  /** Every backend PID that served, in order of start. */
+  pids: number[];
+  upstreamErrors: Record<string, number>;
+}
+
+function describeRun(name: string, r: Run): string {
+  const l = r.load;
+  const first = l.failureLog.slice(0, 8).map((f) => `${f.ms}:${f.method} ${f.cause}`);
+  return `[nginx] ${label} ${name}: ${l.total} requests on ${l.connections} connections in ${l.ms} ms, ` +
+    `${l.failed} failed (GET ${l.get.failed}, POST ${l.post.failed}) ${JSON.stringify(l.failures)}; ` +
+    `nginx upstream errors ${JSON.stringify(r.upstreamErrors)}` +
+    (first.length ? `; first at ms ${first.join(", ")}` : "");
+}
+
+function startBackend(options: Record<string, unknown>, script?: string): Promise<Fixture> {
+  return startFixture(options, script).then((f) => (fixtures.push(f), f));
+}
+
+/** GET /pid through nginx until `pid` answers: nginx has taken a replaced server back (bounded: 10 s). */
+async function servedThroughNginx(port: number, pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const body = await fetch(`http://127.0.0.1:${port}/pid`).then((r) => r.text(), () => "");
+    if (body === String(pid)) return;
+    await sleep(50);
+  }
+  throw new Error(`nginx did not route to PID ${pid} within 10 s`);
+}
+
+/**
+ * 2 backends behind nginx under load; each is restarted with SIGHUP (`mode: "sighup"`) or stopped
+ * with SIGTERM and replaced on the same port (`"stop-start"`), one at a time, ROUNDS times.
+ */
+async function run(
+  mode: "sighup" | "stop-start",
+  backend: { options?: Record<string, unknown>; script?: string },
+  nginxOptions: { nextUpstream?: string; failTimeout?: string } = {},
+): Promise<Run> {
+  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "gs-nginx-"));
+  const options = { ...backend.options, ...(mode === "sighup" ? { restart: true } : {}) };
+  const slots = await Promise.all([0, 1].map(async () => {
+    const f = await startBackend({ ...options, port: 0 }, backend.script);
+    return { port: f.port, fixture: f, pid: f.pid };
+  }));
+  const pids = slots.map((s) => s.pid);
+  nginx = await startNginx(nginxBin, {
+    dir: tempDir,
+    frontendPort: await freePort(),
+    ports: slots.map((s) => s.port),
+    ...nginxOptions,
+  });
+  load = startLoad(runtimeCommand, nginx.port, MIN_REQUESTS, CONCURRENCY);
+  await load.reached(BETWEEN); // traffic is flowing (and nginx's pool filled) before the first one
+
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const slot of slots) {
+      const old = slot.pid;
+      if (mode === "sighup") {
+        process.kill(old, "SIGHUP");
+        const ready = await slot.fixture.waitFor("ready", (e) => e.pid !== old && !pids.includes(e.pid as number));
+        slot.pid = ready.pid as number;
+        // The old process is closed once it reports (the first generation is our child; later ones
+        // are not, and their report is what they leave).
+        const report = await slot.fixture.waitFor("report", (e) => e.pid === old);
+        assert.equal(report.reason, "restart");
+        assert.equal(report.graceful, true, `PID ${old}'s drain was cut: ${JSON.stringify(report)}`);
+      } else {
+        process.kill(old, "SIGTERM");
+        assert.deepEqual(await slot.fixture.exited, { code: 0, signal: null }, `PID ${old} exit`);
+        slot.fixture = await startBackend({ ...options, port: slot.port }, backend.script);
+        slot.pid = slot.fixture.pid;
+        await servedThroughNginx(nginx.port, slot.pid);
+      }
+      pids.push(slot.pid);
+      await load.reached(load.done() + BETWEEN);
+    }
+  }
+  load.stop();
+  const result = await load.result;
+  const upstreamErrors = nginx.upstreamErrors();
+  for (const slot of slots) process.kill(slot.pid, "SIGTERM");
+  await Promise.all(slots.map((s) => s.fixture.allGone));
+  return { load: result, pids, upstreamErrors };
+}
+
+function assertLoad(r: Run): void {
+  assert.equal(r.load.timedOut, false, "the load generator finished in time");
+  assert.ok(r.load.total >= MIN_REQUESTS, `${r.load.total} requests`);
+  assert.ok(r.load.get.ok > 0 && r.load.post.ok > 0, "GETs and POSTs both answered");
+  for (const pid of r.pids) {
+    assert.ok((r.load.pids[String(pid)] ?? 0) > 0, `PID ${pid} answered no GET: ${JSON.stringify(r.load.pids)}`);
+  }
+}
+
+describe("behind nginx (keepalive pool, passive checks)", () => {
+  it("SIGHUP restarts with default settings: no request fails", async () => {
+    const r = await run("sighup", {});
+    console.log(describeRun("sighup", r));
+    summary.push(`sighup ${r.load.failed}/${r.load.total} failed`);
+    assertLoad(r);
+    assert.equal(new Set(r.pids).size, 2 + 2 * ROUNDS, "every restart started a new process");
+    assert.equal(
+      r.load.failed,
+      0,
+      `${r.load.failed} of ${r.load.total} failed: ${JSON.stringify(r.load.failures)} ${
+        JSON.stringify(r.load.failureLog)
+      }`,
+    );
+  }, T);
+
+  it("rolling SIGTERM stop/start: graceful-serve (drainDelay) loses fewer than the bare server", async () => {
+    const bare = await run("stop-start", { script: BARE }, { failTimeout: FAIL_TIMEOUT });
+    console.log(describeRun("bare stop/start", bare));
+    await cleanup();
+    const graceful = await run("stop-start", { options: { drainDelay: DRAIN_DELAY } }, { failTimeout: FAIL_TIMEOUT });
+    console.log(describeRun("graceful stop/start", graceful));
+    summary.push(
+      `stop/start bare ${bare.load.failed}/${bare.load.total}, graceful ${graceful.load.failed}/${graceful.load.total}`,
+    );
+    assertLoad(bare);
+    assertLoad(graceful);
+    assert.ok(
+      graceful.load.failed < bare.load.failed,
+      `graceful ${graceful.load.failed} failed, bare ${bare.load.failed}: ${JSON.stringify(graceful.load.failureLog)}`,
+    );
+  }, 2 * T);
+
+  it("rolling SIGTERM stop/start with proxy_next_upstream non_idempotent: no request fails", async () => {
+    const r = await run("stop-start", { options: { drainDelay: DRAIN_DELAY } }, {
+      failTimeout: FAIL_TIMEOUT,
+      nextUpstream: "error timeout non_idempotent",
+    });
+    console.log(describeRun("graceful stop/start, non_idempotent", r));
+    summary.push(`stop/start non_idempotent ${r.load.failed}/${r.load.total}`);
+    assertLoad(r);
+    assert.equal(r.load.failed, 0, `${JSON.stringify(r.load.failures)} ${JSON.stringify(r.load.failureLog)}`);
+  }, T);
+});
