@@ -1,12 +1,15 @@
-// The bare server test/nginx.test.ts measures beside graceful-serve: the runtime's own HTTP server
-// with the runtime's own graceful stop on SIGTERM, as one would write it without graceful-serve:
+// The bare server test/nginx.test.ts measures beside graceful-serve: the runtime's own HTTP server,
+// as one would write it without graceful-serve. On SIGTERM, by default, the runtime's own graceful
+// stop:
 //   Node: server.close() + closeIdleConnections(), exit when closed;
 //   Deno: Deno.serve, httpServer.shutdown(), exit;  Bun: Bun.serve, server.stop(), exit.
+// With { onSigterm: "die" } no handler is installed: SIGTERM kills the process.
 // Same routes as runtimes/fixtures/server.mjs (GET /pid, POST /text) and the same "ready" event.
-// Options (GS_OPTIONS, JSON): { port }.
+// Options (GS_OPTIONS, JSON): { port, onSigterm }.
 import process from "node:process";
 
-const { port = 0 } = JSON.parse(process.env.GS_OPTIONS ?? "{}");
+const { port = 0, onSigterm = "stop" } = JSON.parse(process.env.GS_OPTIONS ?? "{}");
+const handle = onSigterm !== "die";
 const emit = (event, data = {}) => console.log(JSON.stringify({ event, ...data }));
 
 async function answer(request) {
@@ -22,7 +25,7 @@ if (globalThis.Deno) {
     { port, hostname: "127.0.0.1", onListen: () => {} },
     async (request) => toResponse(await answer(request)),
   );
-  Deno.addSignalListener("SIGTERM", () => server.shutdown().then(() => Deno.exit(0)));
+  if (handle) Deno.addSignalListener("SIGTERM", () => server.shutdown().then(() => Deno.exit(0)));
   emit("ready", { port: server.addr.port, url: `http://127.0.0.1:${server.addr.port}/`, pid: process.pid });
 } else if (globalThis.Bun) {
   const server = Bun.serve({
@@ -30,7 +33,7 @@ if (globalThis.Deno) {
     hostname: "127.0.0.1",
     fetch: async (request) => toResponse(await answer(request)),
   });
-  process.on("SIGTERM", () => server.stop().then(() => process.exit(0)));
+  if (handle) process.on("SIGTERM", () => server.stop().then(() => process.exit(0)));
   emit("ready", { port: server.port, url: `http://127.0.0.1:${server.port}/`, pid: process.pid });
 } else {
   const http = await import("node:http");
@@ -52,8 +55,10 @@ if (globalThis.Deno) {
     const { port } = server.address();
     emit("ready", { port, url: `http://127.0.0.1:${port}/`, pid: process.pid });
   });
-  process.on("SIGTERM", () => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-  });
+  if (handle) {
+    process.on("SIGTERM", () => {
+      server.close(() => process.exit(0));
+      server.closeIdleConnections();
+    });
+  }
 }
