@@ -132,7 +132,7 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
     drain(reason) {
       if (!drained && bunServer && reason === "restart") {
         // stop() closes idle keep-alive connections at once, under a proxy about to reuse them
-        // (issue 12, docs/runtimes.md N2): keep serving, with Connection: close, until quiet.
+        // (issue 12, docs/runtimes.md B3): keep serving, with Connection: close, until quiet.
         quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
         drained = quiet.done.then(() => bunServer!.stop());
       }

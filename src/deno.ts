@@ -85,7 +85,7 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
     drain(reason) {
       if (!drained && httpServer && reason === "restart") {
         // shutdown() closes idle keep-alive connections at once, under a proxy about to reuse them
-        // (issue 12, docs/runtimes.md N1): keep serving, with Connection: close, until quiet.
+        // (issue 12, docs/runtimes.md K1, D7): keep serving, with Connection: close, until quiet.
         quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
         drained = quiet.done.then(() => httpServer!.shutdown());
       }

@@ -10,12 +10,14 @@
 // nginx is installed with apt-get when missing (root); config: runtimes/nginx/nginx.conf.in.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, it } from "vitest";
 import { type Fixture, runtime, runtimeCommand, startFixture } from "./_helpers/fixture.ts";
+import { RawConnection } from "./_helpers/raw-http.ts";
 import { freePort } from "../runtimes/haproxy/haproxy.ts";
 import {
   ensureNginx,
@@ -231,5 +233,106 @@ describe("behind nginx (keepalive pool, passive checks)", () => {
     summary.push(`stop/start non_idempotent ${r.load.failed}/${r.load.total}`);
     assertLoad(r);
     assert.equal(r.load.failed, 0, `${JSON.stringify(r.load.failures)} ${JSON.stringify(r.load.failureLog)}`);
+  }, T);
+});
+
+// nginx's own behaviour that the numbers above come from, made deterministic: backend A answers the
+// first request on a connection (keep-alive, so nginx pools it) and closes the connection when a
+// second one arrives on it — a pooled connection closed just as nginx reuses it. Backend B always
+// answers. IDs X1, X2 are cited in docs/runtimes.md.
+describe("nginx 1.22 and a pooled connection closed under a request (facts)", () => {
+  /** Backends on 127.0.0.1: A ("close on reuse") and B ("good"); `closedUnder` counts A's closes. */
+  async function backends() {
+    const sockets = new Set<net.Socket>();
+    const stats = { closedUnder: 0, answeredA: 0 };
+    const listen = (onData: (socket: net.Socket, state: { answered: boolean }) => void) =>
+      new Promise<net.Server>((resolve) => {
+        const server = net.createServer((socket) => {
+          sockets.add(socket);
+          socket.on("close", () => sockets.delete(socket));
+          socket.on("error", () => {});
+          const state = { answered: false };
+          socket.on("data", () => onData(socket, state));
+        });
+        server.listen(0, "127.0.0.1", () => resolve(server));
+      });
+    const ok = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const a = await listen((socket, state) => {
+      if (state.answered) {
+        stats.closedUnder++;
+        socket.destroy();
+        return;
+      }
+      state.answered = true;
+      stats.answeredA++;
+      socket.write(ok("A"));
+    });
+    // B reads whole requests loosely: one answer per request line seen.
+    const b = await listen(() => {});
+    b.removeAllListeners("connection");
+    b.on("connection", (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+      socket.setEncoding("latin1");
+      socket.on("data", (d: string) => {
+        for (const _ of d.matchAll(/^(GET|POST) /gm)) socket.write(ok("B"));
+      });
+    });
+    cleanupBackends = () => {
+      for (const socket of sockets) socket.destroy();
+      a.close();
+      b.close();
+    };
+    return { ports: [(a.address() as net.AddressInfo).port, (b.address() as net.AddressInfo).port], stats };
+  }
+  let cleanupBackends: (() => void) | undefined;
+  afterEach(() => {
+    cleanupBackends?.();
+    cleanupBackends = undefined;
+  });
+
+  /** nginx over A and B; GETs until A has answered once (its connection is pooled); then `method` requests until one met A's closing connection. */
+  async function reuseClosed(method: "GET" | "POST", nextUpstream?: string) {
+    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "gs-nginx-"));
+    const { ports, stats } = await backends();
+    nginx = await startNginx(nginxBin, { dir: tempDir, frontendPort: await freePort(), ports, nextUpstream });
+    const client = await RawConnection.open(nginx.port);
+    try {
+      for (let i = 0; i < 4 && stats.answeredA === 0; i++) {
+        client.send("/");
+        assert.equal((await client.response()).status, 200);
+      }
+      assert.equal(stats.answeredA, 1, "A answered a GET on a connection nginx keeps");
+      const answers: Array<{ status: number; body: string }> = [];
+      for (let i = 0; i < 4 && stats.closedUnder === 0; i++) {
+        client.send("/", method === "POST" ? { method, body: "payload" } : {});
+        const r = await client.response();
+        answers.push({ status: r.status, body: r.body });
+      }
+      assert.equal(stats.closedUnder, 1, "nginx reused the pooled connection to A and sent the request on it");
+      return { last: answers.at(-1)!, errors: nginx.upstreamErrors() };
+    } finally {
+      client.close();
+    }
+  }
+
+  it(
+    "X1: default proxy_next_upstream: a GET is retried on the other server, a POST that was sent gets 502",
+    async () => {
+      const get = await reuseClosed("GET");
+      assert.deepEqual(get.last, { status: 200, body: "B" }, JSON.stringify(get.errors));
+      await cleanup();
+      cleanupBackends?.();
+      const post = await reuseClosed("POST");
+      assert.equal(post.last.status, 502, JSON.stringify(post));
+      assert.ok((post.errors["upstream prematurely closed connection"] ?? 0) >= 1, JSON.stringify(post.errors));
+    },
+    T,
+  );
+
+  it("X2: proxy_next_upstream error timeout non_idempotent: that POST is retried on the other server", async () => {
+    const post = await reuseClosed("POST", "error timeout non_idempotent");
+    assert.deepEqual(post.last, { status: 200, body: "B" }, JSON.stringify(post.errors));
   }, T);
 });
