@@ -17,10 +17,10 @@ export interface QuietWait {
  *
  * Why (issue 12): after a restart the successor answers on the same port (reusePort), and a proxy's
  * pool (nginx `keepalive`) still holds idle connections to this process. Closing one of them races
- * the proxy reusing it, and nginx never retries a POST it has already sent (docs/runtimes.md X1). So the old server keeps
- * serving — every response says `Connection: close` (draining), so each pooled connection is retired
- * by its next request, and new connections split between the two listeners until the proxy's pool
- * holds the successor's only. Once requests stop arriving here, what is left is idle in the proxy's
+ * the proxy reusing it, and nginx never retries a POST it has already sent (docs/runtimes.md X1).
+ * So the old server keeps serving — every response says `Connection: close` (draining), so each
+ * pooled connection is retired by its next request, and new connections split between the two
+ * listeners until the proxy's pool holds the successor's only. Once requests stop arriving here, what is left is idle in the proxy's
  * pool behind every connection it used meanwhile: the runtime's own stop closes it then.
  * @internal
  */
