@@ -10,6 +10,7 @@ import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "./options.ts
 import { processSignals } from "./process-signals.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 import { isRealResponse, wrapFetch } from "./web-handler.ts";
+import { quietBound, type QuietWait, untilQuiet } from "./restart-drain.ts";
 
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
@@ -119,8 +120,10 @@ function watchUpgrades(bunServer: BunServer): (request: Request) => boolean {
 /** Starts `Bun.serve` for `serve()`. @internal */
 function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
   let upgraded: (request: Request) => boolean = () => false;
+  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart-drain.ts).
+  let requests = 0;
   const wrapped = wrapFetch<[BunServer]>(options, server, {
-    info: (request, bunServer): ServeInfo => new BunInfo(request, bunServer, server),
+    info: (request, bunServer): ServeInfo => (requests++, new BunInfo(request, bunServer, server)),
     upgraded: (request) => upgraded(request),
     isResponse: isRealResponse,
   });
@@ -147,6 +150,7 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
   }
   let drained: Promise<void> | undefined;
   let stopped = false;
+  let quiet: QuietWait | undefined;
   return {
     native: bunServer,
     listening,
@@ -158,11 +162,18 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
       const n = bunServer?.pendingRequests ?? 0;
       return drained && !stopped && n === 0 ? 1 : n;
     },
-    drain() {
+    drain(reason) {
+      if (!drained && bunServer && reason === "restart") {
+        // stop() closes idle keep-alive connections at once, under a proxy about to reuse them
+        // (issue 12, docs/runtimes.md B3): keep serving, with Connection: close, until quiet.
+        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
+        drained = quiet.done.then(() => bunServer!.stop()).finally(() => void (stopped = true));
+      }
       drained ??= bunServer ? bunServer.stop().finally(() => void (stopped = true)) : Promise.resolve();
       return drained;
     },
     forceClose() {
+      quiet?.end();
       return bunServer?.stop(true).then(() => drained);
     },
   };

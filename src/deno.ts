@@ -20,6 +20,7 @@ import {
 } from "./deno-runtime.ts";
 import { createServer, type Server, type Transport } from "./server.ts";
 import { isRealResponse, wrapFetch } from "./web-handler.ts";
+import { quietBound, type QuietWait, untilQuiet } from "./restart-drain.ts";
 
 export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
@@ -53,8 +54,10 @@ class DenoInfo implements ServeInfo {
 
 /** Starts `Deno.serve` for `serve()`. @internal */
 function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
+  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart-drain.ts).
+  let requests = 0;
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
-    info: (_request, info): ServeInfo => new DenoInfo(info, server),
+    info: (_request, info): ServeInfo => (requests++, new DenoInfo(info, server)),
     trackForDeadline: { isStream: streamDetector() },
     isResponse: responseBrand(isRealResponse),
   });
@@ -82,6 +85,7 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   }
   let drained: Promise<void> | undefined;
   let shutDown = false;
+  let quiet: QuietWait | undefined;
   return {
     native: httpServer,
     listening,
@@ -93,13 +97,20 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
       const n = wrapped.inFlight();
       return drained && !shutDown && n === 0 ? 1 : n;
     },
-    drain() {
+    drain(reason) {
+      if (!drained && httpServer && reason === "restart") {
+        // shutdown() closes idle keep-alive connections at once, under a proxy about to reuse them
+        // (issue 12, docs/runtimes.md K1, D7): keep serving, with Connection: close, until quiet.
+        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
+        drained = quiet.done.then(() => httpServer!.shutdown()).finally(() => void (shutDown = true));
+      }
       drained ??= httpServer ? httpServer.shutdown().finally(() => void (shutDown = true)) : Promise.resolve();
       return drained;
     },
     // Not `drained`: Deno's shutdown() never settles while a client holds a request open (a stalled
     // upload, a response it never reads), and the deadline must win whatever clients do (issue 11.1).
     forceClose() {
+      quiet?.end();
       wrapped.cut();
     },
   };
