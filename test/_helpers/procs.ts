@@ -66,11 +66,16 @@ export interface Proc {
 }
 
 /** Spawns `cmd args` with stdout as JSON lines and stderr collected. */
-export function follow(cmd: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
+export function follow(
+  cmd: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  stdin: "ignore" | "pipe" = "ignore",
+): Proc {
   const child = spawn(cmd, args, {
     cwd: root,
     env: { ...process.env, GS_ENTRY: entry, NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin, "pipe", "pipe"],
   });
   const events: FixtureEvent[] = [];
   let waiters: Array<() => void> = [];
