@@ -10,7 +10,7 @@ import process from "node:process";
 import { afterEach, describe, it } from "vitest";
 import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
 import { request } from "./_helpers/raw-http.ts";
-import { alive, faultServer, type Proc, tempDir } from "./_helpers/procs.ts";
+import { alive, faultServer, gone, type Proc, tempDir } from "./_helpers/procs.ts";
 
 const T = 60_000;
 let procs: Proc[] = [];
@@ -36,7 +36,7 @@ function readPid(file: string): number | undefined {
 /** After every process of a test is gone: no PID alive, and the PID file absent. */
 async function nothingLeft(p: Proc, pidFile?: string) {
   await p.allGone;
-  for (const pid of p.pids()) assert.equal(alive(pid), false, `pid ${pid} is still alive`);
+  for (const pid of p.pids()) assert.equal(await gone(pid), true, `pid ${pid} is still alive`);
   if (pidFile) assert.equal(fs.existsSync(pidFile), false, `PID file left behind naming ${readPid(pidFile)}`);
 }
 

@@ -16,6 +16,7 @@ import {
   alive,
   faultWorker,
   follow,
+  gone,
   nodeBin,
   type Proc,
   root,
@@ -40,7 +41,7 @@ function run(flags: string[], faults = "", env: Record<string, string> = {}, com
 /** After the supervisor exited: every worker gone, the PID file absent. */
 async function nothingLeft(p: Proc, pidFile?: string) {
   await p.allGone;
-  for (const pid of p.pids()) assert.equal(alive(pid), false, `worker ${pid} is still alive`);
+  for (const pid of p.pids()) assert.equal(await gone(pid), true, `worker ${pid} is still alive`);
   if (pidFile) assert.equal(fs.existsSync(pidFile), false, "PID file left behind");
 }
 

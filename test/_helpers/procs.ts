@@ -25,6 +25,19 @@ export function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Resolves `true` once `pid` is gone, `false` if it still lives after `ms`. A process that is not our
+ * child has no exit event to wait on: its stdout closes while it is still exiting (fds are released
+ * before it turns zombie), so this re-reads /proc until the exit completes.
+ */
+export async function gone(pid: number, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (!alive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return !alive(pid);
+}
+
 export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = "SIGKILL"): void {
   if (pid === undefined) return;
   try {
