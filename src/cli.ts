@@ -6,20 +6,34 @@
  */
 
 import process from "node:process";
-import { parseRunArgs, runSupervisor } from "./supervisor.ts";
+import { parseRunArgs, RUN_USAGE, runSupervisor, type SupervisorOptions } from "./supervisor.ts";
 
 const [verb, ...rest] = process.argv.slice(2);
 if (verb !== "run") {
   console.error(
-    "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] [--handoff auto|fd|reuseport] -- <command...>",
+    verb === undefined || verb === "--help" || verb === "-h"
+      ? RUN_USAGE
+      : `unknown command ${JSON.stringify(verb)}\n${RUN_USAGE}`,
   );
   process.exit(verb === "--help" || verb === "-h" ? 0 : 2);
 }
-// No top-level await: this file is also built as CommonJS.
-new Promise<number>((resolve) => resolve(runSupervisor(parseRunArgs(rest)))).then(
-  (code) => (process.exitCode = code),
+let options: SupervisorOptions | { help: true };
+try {
+  options = parseRunArgs(rest);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(2);
+}
+if ("help" in options) {
+  console.log(RUN_USAGE);
+  process.exit(0);
+}
+// No top-level await: this file is also built as CommonJS. The exit is explicit: the supervisor keeps
+// its signal handlers to the end, so a late signal never meets default death (issue 13, defect 4).
+new Promise<number>((resolve) => resolve(runSupervisor(options as SupervisorOptions))).then(
+  (code) => process.exit(code),
   (error) => {
     console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

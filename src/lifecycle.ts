@@ -176,8 +176,17 @@ export class StateChangeEvent extends Event {
 }
 
 /**
- * Checks a deadline-like option: a finite number of milliseconds, 0 or more.
- * @throws {TypeError} when it is not a number. @throws {RangeError} when negative, NaN or infinite.
+ * The longest delay a timer can take: `setTimeout` on Node, Deno and Bun stores it as a signed 32-bit
+ * integer and fires a longer one after ~1 ms (issue 13, defect 7), so longer options are refused.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Checks a deadline-like option: a finite number of milliseconds, 0 to {@link MAX_TIMER_MS} (~24.8 days).
+ * Every timer option goes through here (deadline, drainDelay, connectionGrace, restart.timeout, hook
+ * timeouts, `graceful-serve run --timeout`).
+ * @throws {TypeError} when it is not a number. @throws {RangeError} when negative, NaN, infinite or
+ * longer than a timer can wait.
  *
  * @example
  * ```ts
@@ -193,6 +202,11 @@ export function checkMilliseconds(name: string, value: unknown): number {
   }
   if (!Number.isFinite(value) || value < 0) {
     throw new RangeError(`graceful-serve: option "${name}" must be a finite number ≥ 0 (ms), got ${value}`);
+  }
+  if (value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `graceful-serve: option "${name}" must be at most ${MAX_TIMER_MS} ms (2^31-1, ~24.8 days; a longer timer fires at once), got ${value}`,
+    );
   }
   return value;
 }
@@ -365,8 +379,13 @@ export class Lifecycle extends EventTarget {
     if (this.#state === "closed") return this.finished;
     const run = this.shutdown({ reason });
     this.#forceNow?.(reason);
+    // Past the drain, a shutdown hook may be what is hanging: a hammer does not wait out its timeout.
+    this.#cutHooks?.(reason);
     return run;
   }
+
+  /** Set while shutdown hooks run: abandons the running hook and skips the rest (a hammer). */
+  #cutHooks: ((reason: string) => void) | undefined;
 
   async #shutdown(reason: string, deadline: number, drainDelay: number): Promise<ShutdownReport> {
     const started = Date.now();
@@ -455,24 +474,45 @@ export class Lifecycle extends EventTarget {
 
   /** Shutdown hooks, last registered first, each bounded by its own timeout; failures are recorded. */
   async #runShutdownHooks(reason: string): Promise<void> {
+    let hammered: string | undefined;
+    let cut: (why: string) => void = () => {};
+    const hammer = new Promise<never>((_, reject) => {
+      cut = (why) => {
+        hammered = why;
+        reject(new Error(`shutdown hook cut by a hammer (${why})`));
+      };
+    });
+    hammer.catch(() => {});
+    this.#cutHooks = (why) => cut(why);
     for (const { fn, name, timeout } of [...this.#shutdownHooks].reverse()) {
+      if (hammered !== undefined) {
+        const skipped = new Error(`shutdown hook "${name}" skipped: hammered (${hammered})`);
+        this.#errors.push(skipped);
+        this.#log.error(skipped.message);
+        continue;
+      }
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`shutdown hook "${name}" timed out after ${timeout} ms`)), timeout);
       });
       try {
-        await Promise.race([Promise.resolve().then(() => fn(reason)), timedOut]);
+        await Promise.race([Promise.resolve().then(() => fn(reason)), timedOut, hammer]);
       } catch (error) {
-        const wrapped = error instanceof Error && error.message.startsWith("shutdown hook") ? error : new Error(
-          `shutdown hook "${name}" failed: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        const wrapped = error instanceof Error && error.message.startsWith("shutdown hook cut")
+          ? new Error(`shutdown hook "${name}" cut by a hammer (${hammered})`)
+          : error instanceof Error && error.message.startsWith("shutdown hook")
+          ? error
+          : new Error(
+            `shutdown hook "${name}" failed: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
         this.#errors.push(wrapped);
         this.#log.error(wrapped.message);
       } finally {
         clearTimeout(timer);
       }
     }
+    this.#cutHooks = undefined;
   }
 
   /**
@@ -488,6 +528,16 @@ export class Lifecycle extends EventTarget {
    */
   onShutdown(fn: (reason: string) => unknown, options: { name?: string; timeout?: number } = {}): () => void {
     if (typeof fn !== "function") throw new TypeError("graceful-serve: onShutdown() needs a function");
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `graceful-serve: onShutdown() option "options" must be an object like { name, timeout }, got ${
+          options === null ? "null" : typeof options
+        }`,
+      );
+    }
+    if (options.name !== undefined && typeof options.name !== "string") {
+      throw new TypeError(`graceful-serve: onShutdown() option "name" must be a string, got ${typeof options.name}`);
+    }
     const timeout = options.timeout === undefined
       ? DEFAULT_HOOK_TIMEOUT
       : checkMilliseconds("timeout", options.timeout);

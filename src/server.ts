@@ -12,11 +12,15 @@ import {
   ownCommand,
   removePidFile,
   type RestartResult,
+  type Served,
   startSuccessor,
   takeInheritedSocket,
   writePidFile,
 } from "./restart.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "./signals.ts";
+import { resolveLogger } from "./logger.ts";
+import { detectRuntime, type RuntimeName } from "./runtime.ts";
+import type { ChildProcess } from "node:child_process";
 
 /**
  * Where the server ended up listening.
@@ -109,6 +113,12 @@ export class Server extends Lifecycle implements AsyncDisposable {
     this.attach(transport);
     this.#transport = transport;
     const pidFile = this.#options.restart?.pidFile;
+    const fail = (what: string, error: unknown): never => {
+      this.logger.error(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+      this.reportError(error);
+      void this.shutdown({ reason: "error", deadline: 0 });
+      throw error;
+    };
     this.#ready = transport.listening.then(
       (address) => {
         this.#address = address;
@@ -119,20 +129,52 @@ export class Server extends Lifecycle implements AsyncDisposable {
           })`,
         );
         // The successor takes the PID file before it tells its parent, so it always names a server.
-        if (pidFile) writePidFile(pidFile, currentPid());
-        notifyReady(inherited);
+        // Should it fail anyway (the directory was checked at serve()), the server does not go on
+        // serving without it.
+        if (pidFile) {
+          try {
+            writePidFile(pidFile, currentPid());
+          } catch (error) {
+            fail(`could not write the PID file (restart.pidFile) ${pidFile}`, error);
+          }
+        }
+        if (inherited) {
+          const served: Served = inherited.mode === "fd" && runtimeName() === "node"
+            ? { mode: "fd", port: address.port }
+            : { mode: "port", port: address.port };
+          notifyReady(inherited, served, {
+            replaced: () => this.#replaced(served.mode === "fd"),
+            orphaned: (why) => this.#orphaned(why),
+          });
+        }
         return this;
       },
-      (error) => {
-        this.logger.error(`could not listen: ${error instanceof Error ? error.message : String(error)}`);
-        this.reportError(error);
-        this.shutdown({ reason: "error", deadline: 0 });
-        throw error;
-      },
+      // No catch here: when nobody awaits ready(), a server that never listened must not let the
+      // process end as a success — the rejection goes unhandled and the runtime exits 1, as a bare
+      // server's unhandled "error" does (issue 13, defect 5).
+      (error) => fail("could not listen", error),
     );
-    // Nobody may be awaiting ready(); the failure is logged and closes the server either way.
-    this.#ready.catch(() => {});
     if (pidFile) this.finished.then(() => removePidFile(pidFile, currentPid()));
+  }
+
+  /** The supervisor replaced this worker: drain as serve()'s own restart does (issue 12, defect 6). */
+  #replaced(sameSocket: boolean): void {
+    if (this.state !== "serving") return;
+    this.logger.info("replaced by a new worker; draining");
+    // Same socket (fd): the new worker already accepts from it, no delay needed. reusePort: keep
+    // serving for the drain delay first, as restart() does.
+    void this.shutdown({ reason: "restart", ...(sameSocket ? { drainDelay: 0 } : {}) }).then((report) => {
+      if (this.#options.exit) this.#platform.exit(exitCodeFor(report));
+    });
+  }
+
+  /** The parent died before it heard we were ready: nobody would ever stop this process. */
+  #orphaned(why: string): void {
+    if (this.state !== "serving") return;
+    this.logger.error(`${why}; draining and exiting`);
+    void this.shutdown({ reason: "orphaned" }).then(() => {
+      if (this.#options.exit) this.#platform.exit(1);
+    });
   }
 
   /** Resolves with this server once it is listening; rejects when it could not bind. */
@@ -190,14 +232,53 @@ export class Server extends Lifecycle implements AsyncDisposable {
       });
     }
     const { socket, handoff } = this.#transport.handoff();
-    const command = options.command ?? ownCommand();
+    let command: readonly string[];
+    try {
+      command = options.command ?? ownCommand();
+    } catch (error) {
+      const result: RestartResult = { ok: false, error: (error as Error).message };
+      this.logger.warn(`restart failed: ${result.error}; still serving`);
+      this.dispatchEvent(new RestartEvent(result));
+      return Promise.resolve(result);
+    }
     this.logger.info(`restart: starting successor (${handoff.mode === "fd" ? "socket passed as fd 3" : "reusePort"})`);
-    const run = startSuccessor({ command, socket, handoff, timeout: options.timeout, logger: this.logger }).then(
+    // A shutdown for any other reason (SIGTERM) while the successor starts must not leave it behind:
+    // it is told to drain, this process waits for it to be gone, and a hammer or the deadline kills it.
+    const abort = new AbortController();
+    let successor: ChildProcess | undefined;
+    const onState = () => {
+      if (this.state !== "draining" || this.reason === "restart") return;
+      this.removeEventListener("statechange", onState);
+      if (successor === undefined) return;
+      const child = successor;
+      const gone = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once("exit", () => resolve());
+      }).then(() => {
+        // Killed before it could clean up, it may still be named in the PID file.
+        if (options.pidFile && child.pid !== undefined) removePidFile(options.pidFile, child.pid);
+      });
+      this.logger.warn(`${this.reason} during a restart: stopping successor ${child.pid}`);
+      this.waitUntil(gone);
+      this.addEventListener("forced", () => child.kill("SIGKILL"), { once: true });
+      abort.abort();
+    };
+    this.addEventListener("statechange", onState);
+    const run = startSuccessor({
+      command,
+      socket,
+      handoff,
+      timeout: options.timeout,
+      logger: this.logger,
+      signal: abort.signal,
+      onSpawn: (child) => (successor = child),
+    }).then(
       (result) => {
+        this.removeEventListener("statechange", onState);
         this.#restarting = undefined;
         this.dispatchEvent(new RestartEvent(result));
         if (!result.ok) {
-          this.logger.warn(`restart failed: ${result.error}; still serving`);
+          this.logger.warn(`restart failed: ${result.error}${abort.signal.aborted ? "" : "; still serving"}`);
           return result;
         }
         this.logger.info(`restart: successor pid ${result.pid} is ready; draining`);
@@ -233,7 +314,28 @@ export function createServer(
 ): Server {
   const resolved = resolveServeOptions(options);
   check?.(resolved);
-  resolved.inherited = takeInheritedSocket(resolved.hostname, resolved.port);
+  const runtime = runtimeName();
+  const log = resolveLogger(resolved.logger);
+  if (resolved.websocket !== undefined && runtime !== "bun" && runtime !== undefined) {
+    // Issue 13, defect 13: silently ignoring it would leave every upgrade unanswered.
+    log.warn(
+      `option "websocket" is ignored on ${runtime}: it is Bun.serve's websocket handlers; ${
+        runtime === "node"
+          ? 'on Node handle the "upgrade" event of server.native'
+          : "on Deno upgrade in fetch with Deno.upgradeWebSocket"
+      } and pass the socket to server.trackWebSocket()`,
+    );
+  }
+  try {
+    resolved.inherited = takeInheritedSocket(resolved.hostname, resolved.port, (m) => log.warn(m), runtime === "node");
+  } catch (error) {
+    // Our parent died mid-restart (SIGKILL): it may still be named in the PID file it can no longer remove.
+    const abandonedBy = (error as { abandonedBy?: number }).abandonedBy;
+    const pidFile = resolved.restart?.pidFile;
+    if (pidFile && abandonedBy !== undefined) removePidFile(pidFile, abandonedBy);
+    log.error((error as Error).message);
+    throw error;
+  }
   const server = new Server(resolved, signals);
   server.bind(start(resolved, server));
   if (resolved.signals) {
@@ -241,4 +343,13 @@ export function createServer(
     installSignalHandlers(server, signals, { exit: resolved.exit, extra });
   }
   return server;
+}
+
+/** The runtime, or `undefined` where none is recognised (an edge runtime). */
+function runtimeName(): RuntimeName | undefined {
+  try {
+    return detectRuntime();
+  } catch {
+    return undefined;
+  }
 }

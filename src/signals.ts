@@ -85,7 +85,10 @@ export function installSignalHandlers(
   // The first signal's drain and a later hammer both end here; exit once, and only when every
   // server of this process that the signal reached has closed (two serve() calls, one process).
   const finish = (report: ShutdownReport) => {
-    remove();
+    // With exit on, the handlers stay until the process is gone: removing them first would restore
+    // default signal death for the moment before exit, and a signal storm lands in it (issue 13,
+    // defect 4: killed by SIGTERM instead of exiting 0/1). Later signals join this exit.
+    if (!options.exit) remove();
     if (!options.exit || exiting) return;
     exiting = true;
     const pending = draining.get(platform);
@@ -94,14 +97,17 @@ export function installSignalHandlers(
     if (pending && pending.servers.size > 0) pending.code = code;
     else platform.exit(code);
   };
+  let exitPending = false;
   const enlist = () => {
     if (!options.exit) return;
+    exitPending = true;
     let pending = draining.get(platform);
     if (!pending) draining.set(platform, pending = { servers: new Set(), code: 0 });
     pending.servers.add(lifecycle);
   };
   let signalled = false;
   const drain = (signal: SignalName) => () => {
+    if (exiting) return; // a storm's late signals: the exit is under way
     enlist();
     if (!signalled) {
       signalled = true;
@@ -113,6 +119,7 @@ export function installSignalHandlers(
     }
   };
   const hammer = () => {
+    if (exiting) return;
     enlist();
     log.warn("SIGUSR2: hammering");
     lifecycle.hammer("SIGUSR2").then(finish);
@@ -138,7 +145,11 @@ export function installSignalHandlers(
     removed = true;
     for (const [signal, listener] of installed) platform.off(signal, listener);
   }
-  // However the shutdown started, once closed the default signal death is back.
-  lifecycle.finished.then(remove);
+  // However the shutdown started, once closed the default signal death is back — unless this process
+  // is about to exit because of that shutdown (a signal's drain, or a restart's), see finish().
+  lifecycle.finished.then(() => {
+    if (exitPending || (options.exit && lifecycle.reason === "restart")) return;
+    remove();
+  });
   return remove;
 }

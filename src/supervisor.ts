@@ -2,7 +2,8 @@
  * `graceful-serve run`: a process that keeps one PID for systemd, Docker and Kubernetes while the
  * workers behind it are replaced. It owns the listening socket — bound, never accepted on — and hands
  * it to each worker as fd 3; the workers are ordinary `serve()` programs. On SIGHUP it starts a new
- * worker, waits for its readiness line, then sends the old one SIGTERM to drain. The socket never
+ * worker, waits for its readiness line, then tells the old one to drain as a restart (the address is
+ * still served, so idle keep-alive connections are not cut: issue 12, defect 6). The socket never
  * closes, so a restart loses nothing, and the PID supervisors watch never changes (the seed's
  * complaint about endless).
  *
@@ -17,7 +18,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { type Handoff, HANDOFF_ENV, removePidFile, writePidFile } from "./restart.ts";
+import { parseArgs } from "node:util";
+import { MAX_TIMER_MS } from "./lifecycle.ts";
+import { checkPidFile, type Handoff, HANDOFF_ENV, parseReady, removePidFile, writePidFile } from "./restart.ts";
 
 /** Parsed `graceful-serve run` arguments. */
 export interface SupervisorOptions {
@@ -30,63 +33,145 @@ export interface SupervisorOptions {
    * `fd`: the supervisor binds the port and hands the socket to each worker (Node workers; 0 lost).
    * `reuseport`: each worker binds the port with reusePort (Deno and Bun workers, whose servers cannot
    * take an fd; a restart can reset a few queued connections, see docs/runtimes.md).
-   * `auto` (default): `reuseport` when the worker program is deno or bun, else `fd`.
+   * `auto` (default): `reuseport` when the worker program is deno or bun, else `fd` — and switched to
+   * `reuseport` when the first worker reports it bound a port itself (a Deno/Bun worker behind a wrapper).
    */
   handoff: "auto" | "fd" | "reuseport";
   command: string[];
 }
 
-const USAGE =
-  "usage: graceful-serve run [--port 8000] [--host 0.0.0.0] [--timeout 30000] [--pid-file PATH] [--handoff auto|fd|reuseport] -- <command...>";
+/** `graceful-serve run --help`. Keep in step with the README's "graceful-serve run" section. */
+export const RUN_USAGE = `usage: graceful-serve run [options] -- <command...>
+
+Keeps one PID in front of a serve() worker and replaces the worker on SIGHUP without refusing a connection.
+
+options:
+  --port N            port to serve (0 picks a free one)                    default 8000
+  --host ADDR         interface to bind                                     default 0.0.0.0
+  --timeout MS        ms a new worker has to become ready (≤ ${MAX_TIMER_MS})  default 30000
+  --pid-file PATH     write the supervisor's PID here (0644, atomic); removed on exit
+  --handoff MODE      auto | fd | reuseport                                 default auto
+                      fd: workers take this process's socket as fd 3 (Node workers)
+                      reuseport: workers bind the port with SO_REUSEPORT (Deno, Bun workers)
+                      auto: reuseport for a deno/bun command, else fd; switches to reuseport
+                      when the first worker reports it bound a port itself
+  -h, --help          this text
+
+signals:
+  SIGHUP              start a new worker; once it is ready the old one drains as a restart.
+                      A worker that fails to start is killed; the old one keeps serving.
+  SIGTERM, SIGINT     the workers drain (a worker still starting is told too, not waited for);
+                      during a respawn backoff nothing more is started
+  second SIGTERM/INT  hammer: workers force-close now (SIGUSR2)
+  SIGUSR2             forwarded to the serving worker (hammer)
+
+A worker that dies is respawned after 0.5 s, doubling to 30 s while it keeps dying; the delay
+returns to 0.5 s once a worker has stayed up for 10 s.
+
+exit code: 0 when the serving worker drained gracefully after SIGTERM/SIGINT; 1 when it was cut
+or failed, when no worker was serving (respawn backoff), or when the first worker never became
+ready; 2 for bad arguments.`;
+
+/** The backoff returns to its start once a worker has been ready this long. */
+const HEALTHY_MS = 10_000;
+const BACKOFF_START = 500;
+const BACKOFF_MAX = 30_000;
+
+function fail(message: string, Kind: typeof TypeError | typeof RangeError = TypeError): never {
+  throw new Kind(`graceful-serve run: ${message}\n(see graceful-serve run --help)`);
+}
 
 /**
- * Parses `run` arguments (everything after `run`).
- * @throws {TypeError} on unknown flags or a missing command. @throws {RangeError} on a bad port or timeout.
+ * Parses `run` arguments (everything after `run`) with `node:util` `parseArgs`; returns
+ * `{ help: true }` for `--help`.
+ * @throws {TypeError} on unknown flags, a missing value or a missing command, naming the flag.
+ * @throws {RangeError} on an out-of-range value, naming the flag.
  */
-export function parseRunArgs(argv: readonly string[]): SupervisorOptions {
-  const options: SupervisorOptions = {
-    port: 8000,
-    hostname: "0.0.0.0",
-    timeout: 30_000,
-    pidFile: undefined,
-    handoff: "auto",
-    command: [],
-  };
-  let i = 0;
-  for (; i < argv.length && argv[i] !== "--"; i++) {
-    const flag = argv[i]!;
-    const value = argv[i + 1];
-    if (value === undefined) throw new TypeError(`graceful-serve run: ${flag} needs a value\n${USAGE}`);
-    i++;
-    if (flag === "--port") options.port = Number(value);
-    else if (flag === "--host") options.hostname = value;
-    else if (flag === "--timeout") options.timeout = Number(value);
-    else if (flag === "--pid-file") options.pidFile = value;
-    else if (flag === "--handoff") {
-      if (value !== "auto" && value !== "fd" && value !== "reuseport") {
-        throw new RangeError(`graceful-serve run: --handoff must be auto, fd or reuseport`);
-      }
-      options.handoff = value;
-    } else throw new TypeError(`graceful-serve run: unknown option ${flag}\n${USAGE}`);
+export function parseRunArgs(argv: readonly string[]): SupervisorOptions | { help: true } {
+  const split = argv.indexOf("--");
+  const flags = split === -1 ? [...argv] : argv.slice(0, split);
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: flags,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        timeout: { type: "string" },
+        "pid-file": { type: "string" },
+        handoff: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    // parseArgs names the flag: "Unknown option '--prot'", "Option '--port <value>' argument missing".
+    fail((error as Error).message);
   }
-  options.command = argv.slice(i + 1);
-  if (options.command.length === 0) throw new TypeError(`graceful-serve run: no worker command after --\n${USAGE}`);
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
-    throw new RangeError(`graceful-serve run: --port must be an integer from 0 to 65535`);
+  if (values.help) return { help: true };
+  if (positionals.length > 0) fail(`unexpected ${JSON.stringify(positionals[0])}; put the worker command after --`);
+  const command = split === -1 ? [] : argv.slice(split + 1);
+  if (command.length === 0 || command[0] === "") fail("no worker command after --");
+
+  const port = values.port === undefined ? "8000" : String(values.port);
+  if (!/^\d+$/.test(port) || Number(port) > 65535) {
+    fail(`--port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`, RangeError);
   }
-  if (!Number.isFinite(options.timeout) || options.timeout <= 0) {
-    throw new RangeError(`graceful-serve run: --timeout must be a positive number of ms`);
+  const hostname = values.host === undefined ? "0.0.0.0" : String(values.host);
+  if (hostname === "") fail("--host must not be empty", RangeError);
+  const timeoutText = values.timeout === undefined ? "30000" : String(values.timeout);
+  const timeout = Number(timeoutText);
+  if (!/^\d+(\.\d+)?$/.test(timeoutText) || !(timeout > 0) || timeout > MAX_TIMER_MS) {
+    fail(
+      `--timeout must be a number of ms above 0 and at most ${MAX_TIMER_MS} (a longer timer fires at once), got ${
+        JSON.stringify(timeoutText)
+      }`,
+      RangeError,
+    );
   }
-  return options;
+  const handoff = values.handoff === undefined ? "auto" : String(values.handoff);
+  if (handoff !== "auto" && handoff !== "fd" && handoff !== "reuseport") {
+    fail(`--handoff must be auto, fd or reuseport, got ${JSON.stringify(handoff)}`, RangeError);
+  }
+  let pidFile: string | undefined;
+  if (values["pid-file"] !== undefined) {
+    pidFile = String(values["pid-file"]);
+    if (pidFile === "") fail("--pid-file must not be empty", RangeError);
+  }
+  return { port: Number(port), hostname, timeout, pidFile, handoff, command };
+}
+
+/** Whether `ancestor` is `pid` or one of its ancestors (Linux /proc; elsewhere only equality). */
+function descendsFrom(pid: number, ancestor: number): boolean {
+  let current = pid;
+  for (let depth = 0; depth < 16 && current > 1; depth++) {
+    if (current === ancestor) return true;
+    try {
+      const stat = fs.readFileSync(`/proc/${current}/stat`, "utf8");
+      current = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 interface Worker {
   child: ChildProcess;
-  ready: boolean;
+  /** The serving process: the child itself, or its descendant behind a wrapper (`sh -c`, `npm start`). */
+  serverPid: number | undefined;
+  /** The worker's end of the readiness connection; "drain\n" on it means "you were replaced". */
+  channel: net.Socket | undefined;
+  /** Resolves with the exit code once the child has exited and the server behind it is gone. */
   exited: Promise<number>;
 }
 
-/** Runs the supervisor until its worker has exited after SIGTERM/SIGINT; resolves with the exit code. */
+/**
+ * Runs the supervisor until its workers have exited after SIGTERM/SIGINT; resolves with the exit code.
+ * Signal handlers stay installed: the caller exits the process with the code (cli.ts).
+ */
 export function runSupervisor(options: SupervisorOptions): Promise<number> {
   const log = (message: string) => console.error(`[graceful-serve run] ${message}`);
   const createHandle = (net as unknown as {
@@ -95,13 +180,16 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   if (typeof createHandle !== "function") {
     throw new Error("graceful-serve run needs Node.js (net._createServerHandle); run the supervisor with node");
   }
+  if (options.pidFile) checkPidFile(options.pidFile, "--pid-file");
   const program = path.basename(options.command[0]!);
-  const mode = options.handoff === "auto"
+  let mode: "fd" | "reuseport" = options.handoff === "auto"
     ? (/^(deno|bun)(\.exe)?$/.test(program) ? "reuseport" : "fd")
     : options.handoff;
   // fd: bound but not listening here. The first worker's listen() makes it listen, and this process
   // never accepts, so every connection goes to a worker and the socket outlives every worker.
-  const handle = createHandle(options.hostname, options.port, net.isIPv6(options.hostname) ? 6 : 4);
+  const handle = createHandle(options.hostname, options.port, net.isIPv6(options.hostname) ? 6 : 4) as
+    | number
+    | { close(): void; getsockname(out: object): void };
   if (typeof handle === "number") {
     throw new Error(
       `graceful-serve run: cannot bind ${options.hostname}:${options.port} (${
@@ -110,10 +198,15 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     );
   }
   const address: { port?: number } = {};
-  (handle as { getsockname(out: object): void }).getsockname(address);
+  handle.getsockname(address);
   const port = address.port!;
+  let handleOpen = true;
+  const closeHandle = () => {
+    if (handleOpen) handle.close();
+    handleOpen = false;
+  };
   // reuseport: the workers bind themselves; the port was only reserved to resolve 0 to a number.
-  if (mode === "reuseport") (handle as { close(): void }).close();
+  if (mode === "reuseport") closeHandle();
   if (options.pidFile) writePidFile(options.pidFile, process.pid);
   log(
     `pid ${process.pid} ${mode === "fd" ? "owns" : "serves"} ${options.hostname}:${port} (handoff: ${mode}); worker: ${
@@ -121,141 +214,241 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     }`,
   );
 
-  // Readiness: workers send "ready <pid>" to a unix socket in a directory only this user can enter.
+  // Readiness: workers send "ready <pid> <fd|port> <port>" to a unix socket in a directory only this
+  // user can enter, and keep the connection open as the channel that tells them to drain.
   const readyDir = fs.mkdtempSync(path.join(os.tmpdir(), "graceful-serve-"));
   const readyPath = path.join(readyDir, "ready.sock");
-  const readyWaiters = new Map<number, () => void>();
+  let onReadyLine: ((socket: net.Socket, line: string) => void) | undefined;
   const readyServer = net.createServer((socket) => {
-    let line = "";
-    socket.on("data", (chunk) => {
-      line += String(chunk);
-      const pid = Number(/^ready (\d+)\n/.exec(line)?.[1]);
-      if (pid) readyWaiters.get(pid)?.();
-    });
+    let input = "";
     socket.on("error", () => {});
+    const onData = (chunk: Buffer) => {
+      input += String(chunk);
+      const end = input.indexOf("\n");
+      if (end === -1) return;
+      socket.off("data", onData);
+      if (onReadyLine) onReadyLine(socket, input.slice(0, end));
+      else socket.destroy();
+    };
+    socket.on("data", onData);
   });
   readyServer.listen(readyPath);
   readyServer.unref();
 
   let current: Worker | undefined;
-  let starting: Promise<boolean> | undefined;
+  let starting: Worker | undefined;
+  const live = new Set<Worker>();
   let stopping = false;
   let signals = 0;
+  let backoff = BACKOFF_START;
+  let respawnTimer: ReturnType<typeof setTimeout> | undefined;
+  let healthyTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Signals the server itself once it said ready (a wrapper then exits with its code); before that,
+   * the worker's process group, which reaches a server behind a wrapper that forwards nothing (sh -c).
+   */
+  const signal = (worker: Worker, name: NodeJS.Signals) => {
+    try {
+      if (worker.serverPid !== undefined && name !== "SIGKILL") process.kill(worker.serverPid, name);
+      else process.kill(-worker.child.pid!, name);
+    } catch {
+      try {
+        worker.child.kill(name);
+      } catch {
+        // already gone
+      }
+    }
+  };
 
   const start = (): Worker => {
     const handoff: Handoff = mode === "fd"
       ? { mode, fd: 3, port, hostname: options.hostname, readyPath, ppid: process.pid }
       : { mode, port, hostname: options.hostname, readyPath, ppid: process.pid };
     const [command, ...args] = options.command;
+    // Its own process group, so a stop reaches a server behind a wrapper that forwards nothing (sh -c).
     const child = spawn(command!, args, {
-      stdio: ["inherit", "inherit", "inherit", mode === "fd" ? (handle as "ignore") : "ignore"],
+      stdio: ["inherit", "inherit", "inherit", mode === "fd" ? (handle as unknown as "ignore") : "ignore"],
       env: { ...process.env, [HANDOFF_ENV]: JSON.stringify(handoff) },
+      detached: true,
     });
-    const exited = new Promise<number>((resolve) => {
-      child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 + (osSignals[signal] ?? 0) : 1)));
-      child.once("error", () => resolve(127));
+    const worker: Worker = { child, serverPid: undefined, channel: undefined, exited: undefined! };
+    const childExit = new Promise<number>((resolve) => {
+      child.once("exit", (code, sig) => resolve(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : 1)));
+      child.once("error", (error) => {
+        log(`could not start ${options.command[0]}: ${error.message}`);
+        resolve(127);
+      });
     });
-    return { child, ready: false, exited };
+    // Gone means the child exited and (if it said ready) the server's channel closed: a wrapper may
+    // exit before the server behind it has finished draining.
+    worker.exited = childExit.then((code) =>
+      worker.channel === undefined || worker.channel.destroyed ? code : new Promise<number>((resolve) => {
+        worker.channel!.once("close", () => resolve(code));
+      })
+    );
+    live.add(worker);
+    worker.exited.then(() => live.delete(worker));
+    return worker;
   };
 
-  const waitReady = (worker: Worker): Promise<string | undefined> => {
-    const pid = worker.child.pid!;
+  type Readiness = { ok: true } | { ok: false; why: string; boundPort?: number };
+  const waitReady = (worker: Worker): Promise<Readiness> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    return new Promise<string | undefined>((resolve) => {
-      timer = setTimeout(() => resolve(`not ready within ${options.timeout} ms`), options.timeout);
-      worker.exited.then((code) => resolve(`exited with code ${code} before it was ready`));
-      readyWaiters.set(pid, () => resolve(undefined));
+    return new Promise<Readiness>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, why: `not ready within ${options.timeout} ms` }), options.timeout);
+      worker.exited.then((code) => resolve({ ok: false, why: `exited with code ${code} before it was ready` }));
+      onReadyLine = (socket, line) => {
+        const ready = parseReady(line);
+        if (!ready || !(ready.pid === worker.child.pid || descendsFrom(ready.pid, worker.child.pid!))) {
+          socket.destroy(); // not the worker being started
+          return;
+        }
+        worker.serverPid = ready.pid;
+        worker.channel = socket;
+        socket.on("close", () => {});
+        // Readiness must prove the worker serves this address (issue 13, defect 9).
+        const served = ready.served;
+        if (served && mode === "fd" && served.mode !== "fd") {
+          resolve({
+            ok: false,
+            why: `bound port ${served.port} itself instead of taking fd 3`,
+            boundPort: served.port,
+          });
+        } else if (served && mode === "reuseport" && served.port !== port) {
+          resolve({ ok: false, why: `serves port ${served.port}, not ${port}`, boundPort: served.port });
+        } else resolve({ ok: true });
+      };
     }).finally(() => {
       clearTimeout(timer);
-      readyWaiters.delete(pid);
+      onReadyLine = undefined;
     });
+  };
+
+  const scheduleRespawn = (why: string) => {
+    if (stopping) return;
+    log(`${why}; starting another in ${backoff} ms`);
+    respawnTimer = setTimeout(() => {
+      respawnTimer = undefined;
+      void replace("respawn");
+    }, backoff);
+    backoff = Math.min(backoff * 2, BACKOFF_MAX);
   };
 
   /** Starts a worker and makes it current once ready; the previous one is told to drain. */
-  const replace = (why: string): Promise<boolean> => {
+  const replace = async (why: string): Promise<boolean> => {
+    if (stopping) return false;
     if (starting) {
-      log(`${why}: a worker is already starting; ignored`);
-      return starting;
+      log(`${why}: worker ${starting.child.pid} is already starting; ignored`);
+      return false;
     }
-    starting = (async () => {
-      const worker = start();
-      log(`${why}: started worker ${worker.child.pid}`);
-      const failure = await waitReady(worker);
-      if (failure !== undefined) {
-        log(
-          `worker ${worker.child.pid} ${failure}; ${
-            current ? `still serving with ${current.child.pid}` : "no worker serving"
-          }`,
-        );
-        worker.child.kill("SIGKILL");
-        await worker.exited;
-        return false;
+    const worker = start();
+    starting = worker;
+    log(`${why}: started worker ${worker.child.pid}`);
+    const readiness = await waitReady(worker);
+    starting = undefined;
+    if (stopping) {
+      // Told to stop while it started (stop() signalled it); finish() waits for it.
+      return false;
+    }
+    if (!readiness.ok) {
+      log(
+        `worker ${worker.child.pid} ${readiness.why}; ${
+          current ? `still serving with ${current.child.pid}` : "no worker serving"
+        }`,
+      );
+      signal(worker, "SIGKILL");
+      await worker.exited;
+      if (stopping) return false;
+      if (readiness.boundPort !== undefined && options.handoff === "auto" && mode === "fd" && !current) {
+        // A Deno or Bun server behind a wrapper: it cannot take the socket, so workers bind the port.
+        mode = "reuseport";
+        closeHandle();
+        log(`the worker cannot take a socket (Deno or Bun behind a wrapper?): handoff switched to reuseport`);
+        return replace(why);
       }
-      worker.ready = true;
-      const previous = current;
-      current = worker;
-      watch(worker);
-      log(`worker ${worker.child.pid} ready${previous ? `; draining ${previous.child.pid}` : ""}`);
-      previous?.child.kill("SIGTERM");
-      if (stopping) worker.child.kill("SIGTERM");
-      return true;
-    })().finally(() => (starting = undefined));
-    return starting;
-  };
-
-  let backoff = 500;
-  const watch = (worker: Worker) => {
+      if (!current && why !== "start") scheduleRespawn(`worker ${worker.child.pid} failed to start`);
+      return false;
+    }
+    const previous = current;
+    current = worker;
     worker.exited.then((code) => {
       if (current !== worker || stopping) return;
       current = undefined;
-      log(`worker ${worker.child.pid} exited unexpectedly (code ${code}); starting another in ${backoff} ms`);
-      setTimeout(() => void replace("respawn"), backoff);
-      backoff = Math.min(backoff * 2, 30_000);
+      clearTimeout(healthyTimer);
+      scheduleRespawn(`worker ${worker.child.pid} exited unexpectedly (code ${code})`);
     });
+    clearTimeout(healthyTimer);
+    healthyTimer = setTimeout(() => {
+      if (current !== worker || backoff === BACKOFF_START) return;
+      backoff = BACKOFF_START;
+      log(`worker ${worker.child.pid} up for ${HEALTHY_MS} ms; respawn backoff reset to ${BACKOFF_START} ms`);
+    }, HEALTHY_MS);
+    healthyTimer.unref();
+    const behind = worker.serverPid !== worker.child.pid ? ` (server pid ${worker.serverPid} behind a wrapper)` : "";
+    log(`worker ${worker.child.pid} ready${behind}${previous ? `; draining ${previous.child.pid}` : ""}`);
+    if (previous) drainReplaced(previous);
+    return true;
+  };
+
+  /** The old worker drains as a restart (its address is still served); SIGTERM for an older worker. */
+  const drainReplaced = (worker: Worker) => {
+    if (worker.channel && !worker.channel.destroyed) worker.channel.write("drain\n");
+    else signal(worker, "SIGTERM");
   };
 
   return new Promise<number>((resolve, reject) => {
-    const stop = (signal: NodeJS.Signals) => () => {
-      signals++;
-      stopping = true;
-      const targets = [current?.child].filter((c): c is ChildProcess => c !== undefined);
-      log(
-        `${signal}: ${signals > 1 ? "hammering" : "draining"} worker ${
-          targets.map((c) => c.pid).join(", ") || "(none)"
-        }`,
-      );
-      for (const child of targets) child.kill(signals > 1 ? "SIGUSR2" : "SIGTERM");
-      // A worker that becomes ready while stopping is told to drain too (see replace()).
-      Promise.resolve(starting).then(() => current?.exited ?? 0).then(finish);
-    };
-    const hup = () => void replace("SIGHUP");
-    const usr2 = () => current?.child.kill("SIGUSR2");
-    const handlers: Array<[NodeJS.Signals, () => void]> = [
-      ["SIGTERM", stop("SIGTERM")],
-      ["SIGINT", stop("SIGINT")],
-      ["SIGHUP", hup],
-      ["SIGUSR2", usr2],
-    ];
-    for (const [signal, handler] of handlers) process.on(signal, handler);
     let finished = false;
     const finish = (code: number) => {
       if (finished) return;
       finished = true;
-      for (const [signal, handler] of handlers) process.off(signal, handler);
-      if (mode === "fd") (handle as { close(): void }).close();
+      clearTimeout(respawnTimer);
+      clearTimeout(healthyTimer);
+      closeHandle();
       readyServer.close();
       fs.rmSync(readyDir, { recursive: true, force: true });
       if (options.pidFile) removePidFile(options.pidFile, process.pid);
       log(`exiting with code ${code}`);
       resolve(code);
     };
+    const stop = (name: NodeJS.Signals) => () => {
+      signals++;
+      if (finished) return;
+      const first = !stopping;
+      stopping = true;
+      // Nothing more is started: a pending respawn is dropped (issue 13, defect 8).
+      clearTimeout(respawnTimer);
+      respawnTimer = undefined;
+      const targets = [...live];
+      log(
+        `${name}: ${first ? "draining" : "hammering"} worker ${targets.map((w) => w.child.pid).join(", ") || "(none)"}`,
+      );
+      // The serving and the starting worker drain; one replaced earlier is draining already. A second
+      // signal hammers them all; a worker still starting is not waited for.
+      for (const worker of targets) {
+        if (!first) signal(worker, "SIGUSR2");
+        else if (worker === current || worker === starting) signal(worker, "SIGTERM");
+      }
+      if (!first) return;
+      const serving = current ?? starting;
+      Promise.all(targets.map((w) => w.exited)).then(async () => {
+        const code = serving ? await serving.exited : 1;
+        finish(code === 0 ? 0 : 1);
+      });
+    };
+    const handlers: Array<[NodeJS.Signals, () => void]> = [
+      ["SIGTERM", stop("SIGTERM")],
+      ["SIGINT", stop("SIGINT")],
+      ["SIGHUP", () => void replace("SIGHUP")],
+      ["SIGUSR2", () => current && signal(current, "SIGUSR2")],
+    ];
+    // Never removed: until the process exits, a signal storm must meet a handler, not default death.
+    for (const [name, handler] of handlers) process.on(name, handler);
     replace("start").then((ok) => {
-      if (!ok && !current) {
+      if (!ok && !current && !stopping) {
         finish(1);
         reject(new Error("graceful-serve run: the first worker never became ready"));
       }
     });
   });
 }
-
-const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGUSR2: 12, SIGTERM: 15 };

@@ -132,7 +132,7 @@ describe("graceful-serve run", () => {
         child.once("exit", (code) => resolve({ code, stderr }));
       });
     const noCommand = await run("run", "--port", "0");
-    assert.equal(noCommand.code, 1);
+    assert.equal(noCommand.code, 2);
     assert.match(noCommand.stderr, /no worker command after --/);
     const badPort = await run("run", "--port", "99999", "--", "node", "x.mjs");
     assert.match(badPort.stderr, /--port must be an integer/);
