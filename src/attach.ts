@@ -160,6 +160,13 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   if (typeof server !== "object" || server === null) {
     throw new TypeError("graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
   }
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `graceful-serve: attach() option "options" must be an object like { deadline, signals }, got ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
   for (const name of ["signals", "exit"] as const) {
     if (options[name] !== undefined && typeof options[name] !== "boolean") {
       throw new TypeError(`graceful-serve: option "${name}" must be a boolean, got ${typeof options[name]}`);

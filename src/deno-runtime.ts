@@ -69,11 +69,16 @@ function innerKey(): symbol | undefined {
 /**
  * A brand check for what passed `instanceof Response`: every real Deno Response has its inner state,
  * so one property load tells `Object.create(Response.prototype)` apart (Deno 2.9 leaves a request
- * answered with such an object hanging forever; issue 11.4, docs/runtimes.md D-h11-4). Falls back to
+ * answered with such an object hanging forever; issue 11.4, docs/runtimes.md D-h11-4), and refuses
+ * `Response.error()`, which Deno also never answers (issue 10.11's twin on Deno). Falls back to
  * the `status` getter's own brand check when a future Deno moves the inner state.
  */
 export function responseBrand(fallback: (response: Response) => boolean): (response: Response) => boolean {
   const key = innerKey();
   if (!key) return fallback;
-  return (response) => (response as unknown as Record<symbol, unknown>)[key] !== undefined;
+  // `Response.error()` (inner type "error") is real but cannot be sent: Deno 2.9 never answers it.
+  return (response) => {
+    const inner = (response as unknown as Record<symbol, { type?: string } | undefined>)[key];
+    return inner !== undefined && inner.type !== "error";
+  };
 }

@@ -76,8 +76,9 @@ const statusGetter = Object.getOwnPropertyDescriptor(Response.prototype, "status
 export function isRealResponse(response: Response): boolean {
   if (!statusGetter) return true;
   try {
-    statusGetter.call(response);
-    return true;
+    // Status 0 is `Response.error()`: Bun 1.4 logs "Cannot send a Response with status 0" and holds
+    // the request until its idle timeout; Deno never answers it. Answered 500 instead (issue 10.11).
+    return statusGetter.call(response) !== 0;
   } catch {
     return false;
   }
@@ -123,6 +124,16 @@ class PendingRequest {
 // over synchronously, through `captured`.
 let captured: ((response: Response | Promise<Response>) => void) | undefined;
 const capture = (resolve: (response: Response | Promise<Response>) => void) => void (captured = resolve);
+
+/** Why a Response that passed `instanceof` cannot be sent (for the 500's log line). */
+function describeUnsendable(response: Response): string {
+  try {
+    if (response.type === "error") return "Response.error(), which cannot be sent as an HTTP response";
+  } catch {
+    // Not a real Response: its getters throw.
+  }
+  return "an object that is not a real Response";
+}
 
 /** @internal */
 export function wrapFetch<Args extends unknown[]>(
@@ -193,7 +204,7 @@ export function wrapFetch<Args extends unknown[]>(
       response = response === undefined && cutting ? new Response("Service Unavailable", { status: 503 }) : failure(
         new TypeError(
           `fetch handler returned ${
-            response instanceof Response ? "an object that is not a real Response" : typeof response
+            !(response instanceof Response) ? typeof response : describeUnsendable(response)
           }, not a Response`,
         ),
         server,

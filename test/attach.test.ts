@@ -1,5 +1,6 @@
 // attach(): the lifecycle on a server the user built (Express on Node, Deno.serve, Bun.serve).
 import assert from "node:assert/strict";
+import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
 import { attach } from "../src/mod.ts";
@@ -85,5 +86,9 @@ describe("attach", () => {
       (e: unknown) => e instanceof TypeError && /attach\(\) needs a server/.test(e.message),
     );
     assert.throws(() => attach(null as never), TypeError);
+    // Issue 13.13: a null options object names the option instead of a raw "cannot read properties".
+    const idle = http.createServer();
+    assert.throws(() => attach(idle, null as never), { name: "TypeError", message: /option "options"/ });
+    assert.throws(() => attach(idle, 5 as never), { name: "TypeError", message: /option "options"/ });
   });
 });

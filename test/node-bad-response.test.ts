@@ -38,13 +38,13 @@ describe("a bad response costs one request, not the process (10.11)", () => {
       "/status-99",
     ]
   ) {
-    // Response.error() on Deno 2.9.6 and Bun 1.4.5 (src/deno.ts, src/bun.ts; not the Node bridge): no
-    // answer at all — Deno leaves the request pending, Bun logs "Cannot send a Response with status 0"
-    // and holds it until its 10 s idle timeout. Repro: serve({ fetch: () => Response.error() }), curl.
+    // Response.error() on bare Deno 2.9.6 and Bun 1.4.5 gets no answer at all (Deno leaves the request
+    // pending, Bun logs "Cannot send a Response with status 0" and holds it until its idle timeout);
+    // serve() answers it 500 on every runtime (src/web-handler.ts isRealResponse, deno-runtime.ts).
     // A Response subclass whose status getter lies: Deno and Bun read their internal state and send
     // 200, which is fine; only the Node bridge reads the getter.
     // Bun 1.4.5 accepts a statusText with CR/LF and answers 200 (src/bun.ts passes it on; NB6).
-    const skip = ((path.startsWith("/error") || path === "/status-99") && runtime !== "node") ||
+    const skip = (path === "/status-99" && runtime !== "node") ||
       (path === "/fast-bad-status-text" && runtime === "bun");
     it.skipIf(skip)(`${path}: 500, logged, and the server keeps serving`, async () => {
       const before = logged();
