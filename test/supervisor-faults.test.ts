@@ -13,7 +13,6 @@ import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
 import type { LoadResult } from "./_helpers/load.ts";
 import { request } from "./_helpers/raw-http.ts";
 import {
-  alive,
   faultWorker,
   follow,
   gone,
