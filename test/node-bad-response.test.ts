@@ -36,6 +36,8 @@ describe("a bad response costs one request, not the process (10.11)", () => {
       "/fast-status-99",
       "/native-crlf",
       "/status-99",
+      "/fake",
+      "/fake-async",
     ]
   ) {
     // Response.error() on bare Deno 2.9.6 and Bun 1.4.5 gets no answer at all (Deno leaves the request
