@@ -10,7 +10,7 @@ import process from "node:process";
 import { afterEach, describe, it } from "vitest";
 import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
 import { request } from "./_helpers/raw-http.ts";
-import { alive, faultServer, gone, type Proc, tempDir } from "./_helpers/procs.ts";
+import { alive, faultServer, gone, type Proc, signalStorm, tempDir } from "./_helpers/procs.ts";
 
 const T = 60_000;
 let procs: Proc[] = [];
@@ -165,18 +165,7 @@ describe("faults: signals", () => {
       const p = server("", { restart: true });
       await p.waitFor("ready");
       // 10 signals over ~10 ms: the later ones land while the first one's drain ends and the process exits.
-      for (const signal of mix) {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) break;
-        try {
-          p.signal(signal);
-        } catch (error) {
-          // Gone between the check and the kill (its exit event not delivered yet, seen on Deno):
-          // the storm is over; the exit below is what the test judges.
-          if ((error as NodeJS.ErrnoException).code === "ESRCH") break;
-          throw error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
+      await signalStorm(p, mix);
       const exit = await p.exited;
       assert.equal(exit.signal, null, `round ${round} (${mix.join(" ")}): died by ${exit.signal}`);
       assert.ok(exit.code === 0 || exit.code === 1, `round ${round}: exit code ${exit.code}`);

@@ -19,6 +19,7 @@ import {
   nodeBin,
   type Proc,
   root,
+  signalStorm,
   supervisor,
   supervisorPort,
   tempDir,
@@ -197,17 +198,7 @@ describe("graceful-serve run: signals in every phase", () => {
       for (const [round, mix] of mixes.entries()) {
         const p = run([]);
         await nthReady(p, 0);
-        for (const signal of mix) {
-          if (p.child.exitCode !== null || p.child.signalCode !== null) break;
-          try {
-            p.signal(signal);
-          } catch (error) {
-            // Gone between the check and the kill: the storm is over; the exit below is judged.
-            if ((error as NodeJS.ErrnoException).code === "ESRCH") break;
-            throw error;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 1));
-        }
+        await signalStorm(p, mix);
         const exit = await p.exited;
         assert.equal(exit.signal, null, `round ${round}: died by ${exit.signal}`);
         assert.ok(exit.code === 0 || exit.code === 1, `round ${round}: exit code ${exit.code}`);

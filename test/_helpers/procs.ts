@@ -38,6 +38,24 @@ export async function gone(pid: number, ms = 5000): Promise<boolean> {
   return !alive(pid);
 }
 
+/**
+ * Sends `mix` one signal per millisecond (a storm) until the process is gone. A process may be reaped
+ * between the exit check and the kill (its exit event not delivered yet, seen once on Deno): ESRCH ends
+ * the storm; the caller judges the exit.
+ */
+export async function signalStorm(p: Pick<Proc, "child" | "signal">, mix: NodeJS.Signals[]): Promise<void> {
+  for (const signal of mix) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    try {
+      p.signal(signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ESRCH") return;
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = "SIGKILL"): void {
   if (pid === undefined) return;
   try {
