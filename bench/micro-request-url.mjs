@@ -1,13 +1,13 @@
 // Microbenchmark: the cost of request.url on Node (issue 10.4) — the old glued string, the new
 // requestUrl() fast path (ordinary targets) and its new URL() path (targets that need normalising),
-// against `new URL()` for every request. Bundles src/node-url.ts with esbuild (a devDependency via tsup).
+// against `new URL()` for every request. Bundles src/adapters/node/url.ts with esbuild (a devDependency via tsup).
 //   node bench/micro-request-url.mjs     (run through /work/bin/gs-bench; ~20 s)
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = await build({
-  entryPoints: [`${root}src/node-url.ts`],
+  entryPoints: [`${root}src/adapters/node/url.ts`],
   bundle: true,
   format: "esm",
   platform: "node",

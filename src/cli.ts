@@ -6,7 +6,7 @@
  */
 
 import process from "node:process";
-import { parseRunArgs, RUN_USAGE, runSupervisor, type SupervisorOptions } from "./supervisor.ts";
+import { parseRunArgs, RUN_USAGE, runSupervisor, type SupervisorOptions } from "./restart/supervisor.ts";
 
 const [verb, ...rest] = process.argv.slice(2);
 if (verb !== "run") {

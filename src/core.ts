@@ -16,8 +16,8 @@ export {
   type ShutdownOptions,
   type ShutdownReport,
   StateChangeEvent,
-} from "./lifecycle.ts";
-export type { Logger } from "./logger.ts";
-export type { FetchHandler, RemoteAddr, ServeInfo, ServeOptions } from "./options.ts";
-export { exitCodeFor, installSignalHandlers, type SignalName, type SignalPlatform } from "./signals.ts";
-export { detectRuntime, type RuntimeName } from "./runtime.ts";
+} from "./core/lifecycle.ts";
+export type { Logger } from "./core/logger.ts";
+export type { FetchHandler, RemoteAddr, ServeInfo, ServeOptions } from "./serve/options.ts";
+export { exitCodeFor, installSignalHandlers, type SignalName, type SignalPlatform } from "./core/signals.ts";
+export { detectRuntime, type RuntimeName } from "./core/runtime.ts";

@@ -19,24 +19,24 @@
  * @module
  */
 
-import { serve as serveBun } from "./bun.ts";
-import { serve as serveDeno } from "./deno.ts";
-import { FastResponse as NodeFastResponse, serve as serveNode } from "./node.ts";
-import type { ServeOptions } from "./options.ts";
-import { detectRuntime } from "./runtime.ts";
-import type { Server } from "./server.ts";
+import { serve as serveBun } from "./adapters/bun.ts";
+import { serve as serveDeno } from "./adapters/deno.ts";
+import { FastResponse as NodeFastResponse, serve as serveNode } from "./adapters/node/serve.ts";
+import type { ServeOptions } from "./serve/options.ts";
+import { detectRuntime } from "./core/runtime.ts";
+import type { Server } from "./serve/server.ts";
 
 export * from "./core.ts";
-export { type ListenAddress, RestartEvent, type Server } from "./server.ts";
-export type { RestartOptions, RestartResult } from "./restart.ts";
+export { type ListenAddress, RestartEvent, type Server } from "./serve/server.ts";
+export type { RestartOptions, RestartResult } from "./restart/restart.ts";
 export {
   attach,
   type AttachableServer,
   type AttachOptions,
   type BunServerLike,
   type DenoHttpServerLike,
-} from "./attach.ts";
-export { EDGE_DEFAULT_DEADLINE, graceful, type GracefulHandler, type GracefulOptions } from "./edge.ts";
+} from "./serve/attach.ts";
+export { EDGE_DEFAULT_DEADLINE, graceful, type GracefulHandler, type GracefulOptions } from "./serve/graceful.ts";
 
 const runtime = detectRuntime();
 

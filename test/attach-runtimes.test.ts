@@ -1,6 +1,6 @@
 // Signal-driven drains of node:http servers in a child process, on the runtime running this file:
 // attach() of a plain node:http server, Express and Fastify (Node, and the node:http of Deno and Bun —
-// issue 12 defect 5), and serve() for the cases node-drain.ts decides. Real SIGTERM, raw clients.
+// issue 12 defect 5), and serve() for the cases src/adapters/node/drain.ts decides. Real SIGTERM, raw clients.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
@@ -112,8 +112,8 @@ for (const kind of ["http", "express", "fastify"] as const) {
   });
 }
 
-// serve() on Node drains through the same node-drain.ts. (Deno's and Bun's serve() are src/deno.ts and
-// src/bun.ts: issue 11 defect 5 on Bun and the pipelining cases are theirs.)
+// serve() on Node drains through the same src/adapters/node/drain.ts. (Deno's and Bun's serve() are src/adapters/deno.ts and
+// src/adapters/bun.ts: issue 11 defect 5 on Bun and the pipelining cases are theirs.)
 describe.skipIf(runtime !== "node")("serve() on Node, SIGTERM", () => {
   it("a slowloris request cut at the deadline is reported: graceful false, exit 1", async () => {
     const f = (fixture = await startFixture({ deadline: 300, connectionGrace: 100 }));

@@ -167,7 +167,7 @@ describe("a handler that returns no Response is a handler error (issue 11.4)", (
       assert.equal(response.status, 500);
       assert.doesNotMatch(response.body, /Welcome to Bun/);
       // The Node bridge meets a fake Response when it reads it, and logs it as a response that cannot be
-      // sent (src/node.ts badResponse); Deno and Bun check the brand first (src/web-handler.ts).
+      // sent (src/adapters/node/serve.ts badResponse); Deno and Bun check the brand first (src/serve/request-path.ts).
       await f.waitForStderr(/fetch handler failed|response that cannot be sent/);
       // The server still serves.
       assert.equal((await request(f.port, "/")).body, "hello");
@@ -184,7 +184,7 @@ async function slowloris(f: Fixture): Promise<RawConnection> {
   return slow;
 }
 
-// Node's part of 11.5 is node-drain.ts's (another change).
+// Node's part of 11.5 is src/adapters/node/drain.ts's (another change).
 describe("a slowloris connection at shutdown (issue 11.5)", () => {
   it.skipIf(runtime !== "bun")(
     "B-h11-3: Bun holds it to the deadline: exit 1, graceful false, forced ≥ 1",

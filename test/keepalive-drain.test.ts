@@ -58,7 +58,7 @@ async function readAll(conn: RawConnection) {
 const kinds: Kind[] = ["serve", "http", "https", "express", "fastify"];
 
 for (const kind of kinds) {
-  // serve() on Deno and Bun is not node-drain.ts but src/deno.ts, src/bun.ts and src/web-handler.ts;
+  // serve() on Deno and Bun is not src/adapters/node/drain.ts but src/adapters/deno.ts, src/adapters/bun.ts and src/serve/request-path.ts;
   // the cases they fail today (issue 12, reported with repros) are skipped there. GS_NO_SKIP=1 runs them.
   const noSkip = process.env.GS_NO_SKIP === "1";
   const webServe = kind === "serve" && runtimeName !== "node" && !noSkip;

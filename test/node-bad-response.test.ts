@@ -42,10 +42,10 @@ describe("a bad response costs one request, not the process (10.11)", () => {
   ) {
     // Response.error() on bare Deno 2.9.6 and Bun 1.4.5 gets no answer at all (Deno leaves the request
     // pending, Bun logs "Cannot send a Response with status 0" and holds it until its idle timeout);
-    // serve() answers it 500 on every runtime (src/web-handler.ts isRealResponse, deno-runtime.ts).
+    // serve() answers it 500 on every runtime (src/serve/request-path.ts isRealResponse, deno-runtime.ts).
     // A Response subclass whose status getter lies: Deno and Bun read their internal state and send
     // 200, which is fine; only the Node bridge reads the getter.
-    // Bun 1.4.5 accepts a statusText with CR/LF and answers 200 (src/bun.ts passes it on; NB6).
+    // Bun 1.4.5 accepts a statusText with CR/LF and answers 200 (src/adapters/bun.ts passes it on; NB6).
     const skip = (path === "/status-99" && runtime !== "node") ||
       (path === "/fast-bad-status-text" && runtime === "bun");
     it.skipIf(skip)(`${path}: 500, logged, and the server keeps serving`, async () => {

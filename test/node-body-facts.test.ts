@@ -1,10 +1,10 @@
-// Runtime facts NB1–NB4 (docs/runtimes.md, "Node bridge: undici bodies"): what src/node-body.ts reads
+// Runtime facts NB1–NB4 (docs/runtimes.md, "Node bridge: undici bodies"): what src/adapters/node/body.ts reads
 // of undici's Response and Node's Web streams on Node 20 and 24, and that it answers "unknown" (the
 // stream is then read as usual) whenever what it finds is not what it expects. Node only.
 import assert from "node:assert/strict";
 import process from "node:process";
 import { describe, it } from "vitest";
-import { AFTER_MICROTASK, knownBody, knownLength, UNKNOWN } from "../src/node-body.ts";
+import { AFTER_MICROTASK, knownBody, knownLength, UNKNOWN } from "../src/adapters/node/body.ts";
 import { runtime } from "./_helpers/fixture.ts";
 
 const major = runtime === "node" ? Number(process.versions.node.split(".")[0]) : 0;

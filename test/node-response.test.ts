@@ -217,7 +217,7 @@ describe("FastResponse headers (10.2, 10.7)", () => {
 });
 
 describe("streams: status and headers go out at once (10.3)", () => {
-  // Bun 1.4.5: the head is held back until the first body chunk (NB7; src/bun.ts or Bun.serve, not this file).
+  // Bun 1.4.5: the head is held back until the first body chunk (NB7; src/adapters/bun.ts or Bun.serve, not this file).
   it.skipIf(runtime === "bun")(
     "an SSE response that waits for its first event shows its headers before it",
     async () => {

@@ -207,7 +207,7 @@ describe("peer: @hono/node-server behaviours, a Hono app on serve()", () => {
   }, T);
 
   // Bun 1.4.5: a stream that errors before its first read is answered with nothing, the connection
-  // closed (NB7; src/bun.ts or Bun.serve). Repro: new Response(stream whose pull() errors), raw GET.
+  // closed (NB7; src/adapters/bun.ts or Bun.serve). Repro: new Response(stream whose pull() errors), raw GET.
   it.skipIf(runtime === "bun")(
     "a stream that errors: the client sees an incomplete body and the server keeps serving",
     async () => {
@@ -250,7 +250,7 @@ describe("peer: @hono/node-server behaviours, a Hono app on serve()", () => {
   }, T);
 
   // Bun 1.4.5: hono/compress answers without content-encoding (identity) under serve(); not seen with
-  // Node or Deno. Repro: app.use(compress()), GET with accept-encoding: gzip on Bun. (src/bun.ts or Bun.)
+  // Node or Deno. Repro: app.use(compress()), GET with accept-encoding: gzip on Bun. (src/adapters/bun.ts or Bun.)
   it.skipIf(runtime === "bun")("compress(): gzip-encoded and decodable", async () => {
     // Raw client for the header: Bun's fetch() drops content-encoding once it has decoded the body.
     const raw = await request(server.port!, "/gzip/one", { headers: { "accept-encoding": "gzip" } });

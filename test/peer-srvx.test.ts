@@ -170,7 +170,7 @@ describe("peer: srvx cross-runtime behaviours", () => {
   }, T);
 
   for (const path of ["/req-clone", "/req-new-req"]) {
-    // Node: new Request(request) is issue 10.9 (src/node-request.ts, helper h10a's branch).
+    // Node: new Request(request) is issue 10.9 (src/adapters/node/request.ts, helper h10a's branch).
     const skip = path === "/req-new-req" && runtime === "node";
     it.skipIf(skip)(`${path}: a copy of the request keeps method, path and headers`, async () => {
       const r = await fetch(url(path), { method: "DELETE", headers: { "x-test": "123" } });
@@ -282,14 +282,14 @@ describe("peer: srvx cross-runtime behaviours", () => {
     assert.equal(await r.text(), "cloned");
   }, T);
 
-  // Node: dot segments in the target are issue 10.4 (src/node-request.ts, helper h10a's branch).
+  // Node: dot segments in the target are issue 10.4 (src/adapters/node/request.ts, helper h10a's branch).
   it.skipIf(runtime === "node")("dot segments in the request target are resolved in request.url", async () => {
     const r = await rawTarget("/foo/../bar/baz");
     assert.equal(r.status, 200);
     assert.deepEqual(JSON.parse(r.body), { pathname: "/bar/baz" });
   }, T);
 
-  // Node: absolute-form targets are issue 10.4 (src/node-request.ts, helper h10a's branch).
+  // Node: absolute-form targets are issue 10.4 (src/adapters/node/request.ts, helper h10a's branch).
   it.skipIf(runtime === "node")("an absolute-form request target is accepted (RFC 9112 §3.2.2)", async () => {
     const r = await rawTarget(`http://127.0.0.1:${server.port}/`, { host: "example.com" });
     assert.equal(r.status, 200);

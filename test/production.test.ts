@@ -43,7 +43,7 @@ describe("production lifecycle", () => {
 
   it("readiness stays 200 while draining after a restart: the successor answers on the same port", async () => {
     const { createLifecycle } = await import("../src/core.ts");
-    const { isReady } = await import("../src/options.ts");
+    const { isReady } = await import("../src/serve/options.ts");
     const restarting = createLifecycle({ logger: false, deadline: 60_000 });
     restarting.waitUntil(new Promise(() => {}));
     void restarting.shutdown({ reason: "restart" });

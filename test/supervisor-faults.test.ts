@@ -293,7 +293,7 @@ describe("graceful-serve run: keep-alive clients across restarts (issue 12, defe
     assert.ok(result.reused > total / 2, `most requests reuse a connection (${result.reused})`);
     // Node: the replaced worker keeps its keep-alive connections until each ends after a response
     // with Connection: close, so 0. Deno and Bun: their own shutdown()/stop() closes idle keep-alive
-    // connections under the client (issue 12, defects 4 and 6; their drain is web-handler/deno/bun's),
+    // connections under the client (issue 12, defects 4 and 6; their drain is request-path/deno/bun.s),
     // measured 16 of 6000 here before that lands: bounded at 1% until then.
     if (runtime === "node") assert.equal(result.failed, 0, JSON.stringify(result.failures));
     else assert.ok(result.failed <= total / 100, JSON.stringify(result.failures));

@@ -16,7 +16,7 @@ import {
   type ResolvedServeOptions,
   type ServeInfo,
 } from "./options.ts";
-import type { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle } from "../core/lifecycle.ts";
 
 /** A fetch wrapper plus what it tracks for the deadline. @internal */
 export interface WrappedFetch<Args extends unknown[]> {

@@ -18,8 +18,8 @@ import fs from "node:fs";
 import net from "node:net";
 import nodePath from "node:path";
 import process from "node:process";
-import { checkMilliseconds } from "./lifecycle.ts";
-import type { Logger } from "./logger.ts";
+import { checkMilliseconds } from "../core/lifecycle.ts";
+import type { Logger } from "../core/logger.ts";
 
 /**
  * Options for `serve({ restart })`.

@@ -3,9 +3,9 @@
  * @module
  */
 
-import { checkMilliseconds, type Lifecycle, type LifecycleOptions } from "./lifecycle.ts";
-import { resolveLogger } from "./logger.ts";
-import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "./restart.ts";
+import { checkMilliseconds, type Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
+import { resolveLogger } from "../core/logger.ts";
+import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "../restart/restart.ts";
 
 /**
  * Where a request came from, when the runtime knows.

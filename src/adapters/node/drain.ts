@@ -16,7 +16,7 @@
 
 import type http from "node:http";
 import net, { type Socket } from "node:net";
-import type { Drainable, Lifecycle } from "./lifecycle.ts";
+import type { Drainable, Lifecycle } from "../../core/lifecycle.ts";
 
 /** Node's per-server connection list (`lib/_http_server.js`, kConnections), present since Node 18.2. */
 interface ConnectionList {

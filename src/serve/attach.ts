@@ -6,13 +6,13 @@
 
 import type http from "node:http";
 import type { Http2Server, Http2Session } from "node:http2";
-import { checkMilliseconds, type Drainable, Lifecycle, type LifecycleOptions } from "./lifecycle.ts";
-import { nodeDrainable } from "./node-drain.ts";
+import { checkMilliseconds, type Drainable, Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
+import { nodeDrainable } from "../adapters/node/drain.ts";
 import { DEFAULT_CONNECTION_GRACE } from "./options.ts";
-import { processSignals } from "./process-signals.ts";
-import { denoSignals } from "./deno-runtime.ts";
-import { detectRuntime } from "./runtime.ts";
-import { installSignalHandlers } from "./signals.ts";
+import { processSignals } from "../core/process-signals.ts";
+import { denoSignals } from "../core/deno-runtime.ts";
+import { detectRuntime } from "../core/runtime.ts";
+import { installSignalHandlers } from "../core/signals.ts";
 
 /**
  * Options for {@link attach}.

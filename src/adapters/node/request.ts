@@ -12,7 +12,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
-import { requestUrl } from "./node-url.ts";
+import { requestUrl } from "./url.ts";
 
 /** GET and HEAD requests have a null body (Fetch: a Request with those methods cannot have one). */
 function nullBody(method: string): boolean {

@@ -8,13 +8,13 @@
  * @module
  */
 
-import { type Drainable, Lifecycle } from "./lifecycle.ts";
-import { processSignals } from "./process-signals.ts";
-import { denoSignals, responseBrand, streamDetector } from "./deno-runtime.ts";
+import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
+import { processSignals } from "../core/process-signals.ts";
+import { denoSignals, responseBrand, streamDetector } from "../core/deno-runtime.ts";
 import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
-import { detectRuntime } from "./runtime.ts";
-import { installSignalHandlers } from "./signals.ts";
-import { isRealResponse, wrapFetch } from "./web-handler.ts";
+import { detectRuntime } from "../core/runtime.ts";
+import { installSignalHandlers } from "../core/signals.ts";
+import { isRealResponse, wrapFetch } from "./request-path.ts";
 
 /**
  * Options for {@link graceful}: `serve()`'s, minus what the platform decides (port, hostname, restart).

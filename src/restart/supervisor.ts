@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { MAX_TIMER_MS } from "./lifecycle.ts";
+import { MAX_TIMER_MS } from "../core/lifecycle.ts";
 import { checkPidFile, type Handoff, HANDOFF_ENV, parseReady, removePidFile, writePidFile } from "./restart.ts";
 
 /** Parsed `graceful-serve run` arguments. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Drainable, Lifecycle } from "./lifecycle.ts";
+import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
 import { type ResolvedServeOptions, resolveServeOptions, type ServeOptions, serverUrl } from "./options.ts";
 import {
   type Handoff,
@@ -16,10 +16,10 @@ import {
   startSuccessor,
   takeInheritedSocket,
   writePidFile,
-} from "./restart.ts";
-import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "./signals.ts";
-import { resolveLogger } from "./logger.ts";
-import { detectRuntime, type RuntimeName } from "./runtime.ts";
+} from "../restart/restart.ts";
+import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "../core/signals.ts";
+import { resolveLogger } from "../core/logger.ts";
+import { detectRuntime, type RuntimeName } from "../core/runtime.ts";
 import type { ChildProcess } from "node:child_process";
 
 /**

@@ -1,0 +1,190 @@
+/*
+ * Bun adapter: `serve()` on `Bun.serve`, signals through `process.on`.
+ *
+ * `server.stop()` drains (stops accepting, closes idle connections, resolves when in-flight requests
+ * are done) and `stop(true)` cuts everything, streams included; `pendingRequests` is Bun's own count.
+ */
+
+import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "../serve/options.ts";
+import { processSignals } from "../core/process-signals.ts";
+import { createServer, type Server, type Transport } from "../serve/server.ts";
+import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
+import { quietBound, type QuietWait, untilQuiet } from "../restart/quiet-drain.ts";
+
+/**
+ * On Bun the native `Response` is already the fast one.
+ *
+ * @example
+ * ```ts
+ * import { FastResponse as Response, serve } from "graceful-serve/bun";
+ * serve({ port: 8000, fetch: () => new Response("hello", { headers: { "content-type": "text/plain" } }) });
+ * ```
+ */
+export const FastResponse: typeof Response = Response;
+
+/** The part of Bun's `Server` used here. */
+interface BunServer {
+  readonly port: number;
+  readonly hostname: string;
+  readonly pendingRequests: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+  requestIP(request: Request): { address: string; port: number } | null;
+  upgrade?(request: Request, options?: unknown): boolean;
+}
+
+/** The part of the `Bun` namespace used here. */
+interface BunNamespace {
+  serve(options: {
+    port: number;
+    hostname: string;
+    reusePort?: boolean;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
+    websocket?: object;
+  }): BunServer;
+}
+
+function bun(): BunNamespace {
+  const b = (globalThis as { Bun?: BunNamespace }).Bun;
+  if (!b) throw new Error("graceful-serve/bun: the Bun namespace is not available in this runtime");
+  return b;
+}
+
+/** The parts of Bun's `websocket` handlers wrapped here. */
+interface BunWebSocketHandlers {
+  open?(ws: { close(code?: number, reason?: string): void }): unknown;
+  close?(ws: { close(code?: number, reason?: string): void }, code: number, reason: string): unknown;
+  [handler: string]: unknown;
+}
+
+/** Bun's ServerWebSocket has no close event of its own: track it from the open/close handlers. */
+function trackedWebSockets(handlers: BunWebSocketHandlers, server: Server): BunWebSocketHandlers {
+  const untrack = new WeakMap<object, () => void>();
+  return {
+    ...handlers,
+    open(ws) {
+      untrack.set(ws, server.trackWebSocket(ws));
+      return handlers.open?.(ws);
+    },
+    close(ws, code, reason) {
+      untrack.get(ws)?.();
+      return handlers.close?.(ws, code, reason);
+    },
+  };
+}
+
+/** The handler's `info`: a class, because an object literal with a getter costs the hot path. */
+class BunInfo implements ServeInfo {
+  readonly #request: Request;
+  readonly #bun: BunServer;
+  readonly #server: Server;
+  constructor(request: Request, bun: BunServer, server: Server) {
+    this.#request = request;
+    this.#bun = bun;
+    this.#server = server;
+  }
+  get remoteAddr(): ServeInfo["remoteAddr"] {
+    const ip = this.#bun.requestIP(this.#request);
+    return ip ? { hostname: ip.address, port: ip.port } : undefined;
+  }
+  waitUntil(promise: Promise<unknown>): void {
+    this.#server.waitUntil(promise);
+  }
+}
+
+/** Starts `Bun.serve` for `serve()`. @internal */
+/**
+ * Records which requests `server.upgrade()` took, so that only their `undefined` goes to Bun as is
+ * (Bun 1.4 answers any other `undefined` with 200 "Welcome to Bun!"; issue 11.4).
+ */
+function watchUpgrades(bunServer: BunServer): (request: Request) => boolean {
+  const upgraded = new WeakSet<Request>();
+  const upgrade = bunServer.upgrade;
+  if (typeof upgrade !== "function") return () => false;
+  try {
+    bunServer.upgrade = function (request: Request, upgradeOptions?: unknown): boolean {
+      const ok = upgrade.call(this, request, upgradeOptions);
+      if (ok) upgraded.add(request);
+      return ok;
+    };
+  } catch {
+    // A future Bun with a frozen server object: trust `undefined`, as before.
+    return () => true;
+  }
+  return (request) => upgraded.has(request);
+}
+
+/** Starts `Bun.serve` for `serve()`. @internal */
+function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
+  let upgraded: (request: Request) => boolean = () => false;
+  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart/quiet-drain.ts).
+  let requests = 0;
+  const wrapped = wrapFetch<[BunServer]>(options, server, {
+    info: (request, bunServer): ServeInfo => (requests++, new BunInfo(request, bunServer, server)),
+    upgraded: (request) => upgraded(request),
+    isResponse: isRealResponse,
+  });
+  let bunServer: BunServer | undefined;
+  let listening: Promise<{ hostname: string; port: number }>;
+  const inherited = options.inherited;
+  if (inherited?.mode === "fd") {
+    server.logger.warn("Bun.serve cannot listen on an inherited socket (systemd socket activation); binding instead");
+  }
+  const port = inherited?.mode === "reuseport" ? inherited.port : options.port;
+  try {
+    bunServer = bun().serve({
+      port,
+      hostname: options.hostname,
+      // reusePort lets a successor bind beside us during a restart.
+      ...(options.restart || inherited ? { reusePort: true } : {}),
+      fetch: wrapped.handler,
+      ...(options.websocket ? { websocket: trackedWebSockets(options.websocket as BunWebSocketHandlers, server) } : {}),
+    });
+    upgraded = watchUpgrades(bunServer);
+    listening = Promise.resolve({ hostname: options.hostname, port: bunServer.port });
+  } catch (error) {
+    listening = Promise.reject(error);
+  }
+  let drained: Promise<void> | undefined;
+  let stopped = false;
+  let quiet: QuietWait | undefined;
+  return {
+    native: bunServer,
+    listening,
+    handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
+    // While `stop()` has not resolved, Bun still holds a connection with work on it, even when
+    // `pendingRequests` says 0 (a request whose headers are still arriving, issue 11.5): cut at the
+    // deadline, it counts, so the report says forced and the exit code is 1.
+    inFlight: () => {
+      const n = bunServer?.pendingRequests ?? 0;
+      return drained && !stopped && n === 0 ? 1 : n;
+    },
+    drain(reason) {
+      if (!drained && bunServer && reason === "restart") {
+        // stop() closes idle keep-alive connections at once, under a proxy about to reuse them
+        // (issue 12, docs/runtimes.md B3): keep serving, with Connection: close, until quiet.
+        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
+        drained = quiet.done.then(() => bunServer!.stop()).finally(() => void (stopped = true));
+      }
+      drained ??= bunServer ? bunServer.stop().finally(() => void (stopped = true)) : Promise.resolve();
+      return drained;
+    },
+    forceClose() {
+      quiet?.end();
+      return bunServer?.stop(true).then(() => drained);
+    },
+  };
+}
+
+/**
+ * Starts a graceful `Bun.serve` server.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "graceful-serve/bun";
+ * const server = serve({ port: 8000, fetch: () => new Response("hello") });
+ * await server.ready();
+ * ```
+ */
+export function serve(options: ServeOptions): Server {
+  return createServer(options, startBunServer, processSignals);
+}
