@@ -5,7 +5,8 @@
 
 import { checkMilliseconds, type Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
 import { resolveLogger } from "../core/logger.ts";
-import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "../restart/restart.ts";
+import type { Handoff } from "../restart/handoff.ts";
+import { type ResolvedRestart, resolveRestart, type RestartOptions } from "../restart/restart.ts";
 
 /**
  * Where a request came from, when the runtime knows.

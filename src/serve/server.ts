@@ -6,17 +6,11 @@
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
 import { type ResolvedServeOptions, resolveServeOptions, type ServeOptions, serverUrl } from "./options.ts";
-import {
-  type Handoff,
-  notifyReady,
-  ownCommand,
-  removePidFile,
-  type RestartResult,
-  type Served,
-  startSuccessor,
-  takeInheritedSocket,
-  writePidFile,
-} from "../restart/restart.ts";
+import type { Handoff, Served } from "../restart/handoff.ts";
+import { notifyReady, takeInheritedSocket } from "../restart/inherit.ts";
+import { removePidFile, writePidFile } from "../restart/pidfile.ts";
+import { type RestartResult, startSuccessor } from "../restart/restart.ts";
+import { ownCommand } from "../restart/successor.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "../core/signals.ts";
 import { resolveLogger } from "../core/logger.ts";
 import { detectRuntime, type RuntimeName } from "../core/runtime.ts";
@@ -269,7 +263,6 @@ export class Server extends Lifecycle implements AsyncDisposable {
       socket,
       handoff,
       timeout: options.timeout,
-      logger: this.logger,
       signal: abort.signal,
       onSpawn: (child) => (successor = child),
     }).then(
