@@ -104,7 +104,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
 
   /** @internal Connects the adapter's transport; called by `serve()`. */
   bind(transport: Transport): void {
-    this.attach(transport);
+    this.drive(transport);
     this.#transport = transport;
     const pidFile = this.#options.restart?.pidFile;
     const fail = (what: string, error: unknown): never => {
