@@ -195,7 +195,12 @@ describe("lifecycle", () => {
   it("refuses a second transport", () => {
     const lifecycle = createLifecycle(silent);
     lifecycle.drive(fakeTransport().transport);
-    assert.throws(() => lifecycle.drive(fakeTransport().transport), /already attached/);
+    assert.throws(
+      () => lifecycle.drive(fakeTransport().transport),
+      (e: unknown) =>
+        e instanceof Error && /already attached/.test(e.message) &&
+        (e as { code?: string }).code === "ERR_GRACEFUL_STATE",
+    );
   });
 
   it("attach(), drive()'s deprecated name, still connects the transport (public API kept, issue 14)", async () => {
@@ -287,6 +292,7 @@ describe("drain delay and hooks", () => {
     assert.equal(report.errors.length, 2);
     assert.match(String(report.errors[0]), /shutdown hook "thrower" failed: broken/);
     assert.match(String(report.errors[1]), /shutdown hook "stuck" timed out after 20 ms/);
+    for (const error of report.errors) assert.equal((error as { code?: string }).code, "ERR_GRACEFUL_HOOK");
     assert.equal(report.graceful, true, "graceful speaks of requests; errors speak of hooks");
   });
 

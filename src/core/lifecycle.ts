@@ -6,7 +6,12 @@
  * @module
  */
 
-import { type Logger, resolveLogger } from "./logger.ts";
+import { gracefulError, optionError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { checkMilliseconds, resolveLifecycleOptions } from "./validate.ts";
+
+// Re-exported from here, where they were first published (src/core.ts, attach.ts import them).
+export { checkMilliseconds, DEFAULT_DEADLINE, MAX_TIMER_MS } from "./validate.ts";
 
 /**
  * Where a server is in its life. It only ever moves forward.
@@ -143,18 +148,6 @@ export interface ShutdownOptions {
 export const DEFAULT_HOOK_TIMEOUT = 5_000;
 
 /**
- * Default shutdown deadline: short enough to fit inside Docker's 10 s and Deno Deploy's 5 s grace.
- *
- * @example
- * ```ts
- * import { createLifecycle, DEFAULT_DEADLINE } from "graceful-serve";
- * const lifecycle = createLifecycle();
- * console.log(lifecycle.deadline === DEFAULT_DEADLINE); // true: 5000 ms
- * ```
- */
-export const DEFAULT_DEADLINE = 5_000;
-
-/**
  * Event dispatched by {@link Lifecycle} on every state transition.
  *
  * @example
@@ -173,42 +166,6 @@ export class StateChangeEvent extends Event {
     super("statechange");
     this.state = state;
   }
-}
-
-/**
- * The longest delay a timer can take: `setTimeout` on Node, Deno and Bun stores it as a signed 32-bit
- * integer and fires a longer one after ~1 ms (issue 13, defect 7), so longer options are refused.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Checks a deadline-like option: a finite number of milliseconds, 0 to {@link MAX_TIMER_MS} (~24.8 days).
- * Every timer option goes through here (deadline, drainDelay, connectionGrace, restart.timeout, hook
- * timeouts, `graceful-serve run --timeout`).
- * @throws {TypeError} when it is not a number. @throws {RangeError} when negative, NaN, infinite or
- * longer than a timer can wait.
- *
- * @example
- * ```ts
- * import { checkMilliseconds } from "graceful-serve";
- * const grace = checkMilliseconds("grace", 2_500); // 2500
- * checkMilliseconds("grace", -1); // throws RangeError: option "grace" must be a finite number ≥ 0 (ms)
- * checkMilliseconds("grace", "5s"); // throws TypeError
- * ```
- */
-export function checkMilliseconds(name: string, value: unknown): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`graceful-serve: option "${name}" must be a number of milliseconds, got ${typeof value}`);
-  }
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`graceful-serve: option "${name}" must be a finite number ≥ 0 (ms), got ${value}`);
-  }
-  if (value > MAX_TIMER_MS) {
-    throw new RangeError(
-      `graceful-serve: option "${name}" must be at most ${MAX_TIMER_MS} ms (2^31-1, ~24.8 days; a longer timer fires at once), got ${value}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -241,19 +198,16 @@ export class Lifecycle extends EventTarget {
   /** Settles with the report once the lifecycle is `closed`, however the shutdown started. */
   readonly finished: Promise<ShutdownReport>;
 
-  /** Creates a lifecycle in state `serving`. Validates `deadline` (RangeError/TypeError). */
+  /**
+   * Creates a lifecycle in state `serving`.
+   * @throws {TypeError} or {RangeError} (`code: "ERR_GRACEFUL_OPTION"`) naming a bad `deadline`, `drainDelay` or `logger`.
+   */
   constructor(options: LifecycleOptions = {}) {
     super();
-    this.#deadline = options.deadline === undefined
-      ? DEFAULT_DEADLINE
-      : checkMilliseconds("deadline", options.deadline);
-    this.#drainDelay = options.drainDelay === undefined ? 0 : checkMilliseconds("drainDelay", options.drainDelay);
-    if (this.#drainDelay > this.#deadline) {
-      throw new RangeError(
-        `graceful-serve: option "drainDelay" (${this.#drainDelay} ms) must not exceed "deadline" (${this.#deadline} ms): the deadline counts from the signal and covers the delay`,
-      );
-    }
-    this.#log = resolveLogger(options.logger);
+    const resolved = resolveLifecycleOptions(options);
+    this.#deadline = resolved.deadline;
+    this.#drainDelay = resolved.drainDelay;
+    this.#log = resolved.logger;
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 
@@ -295,7 +249,9 @@ export class Lifecycle extends EventTarget {
    * ```
    */
   drive(drainable: Drainable): void {
-    if (this.#drainable) throw new Error("graceful-serve: a transport is already attached to this lifecycle");
+    if (this.#drainable) {
+      throw gracefulError(Error, "ERR_GRACEFUL_STATE", "a transport is already attached to this lifecycle");
+    }
     this.#drainable = drainable;
   }
 
@@ -339,7 +295,7 @@ export class Lifecycle extends EventTarget {
    */
   trackWebSocket(socket: ClosableSocket): () => void {
     if (typeof socket?.close !== "function") {
-      throw new TypeError("graceful-serve: trackWebSocket() needs an object with close()");
+      throw optionError(TypeError, "trackWebSocket() needs an object with close()");
     }
     const untrack = () => {
       if (!this.#sockets.delete(socket)) return;
@@ -547,6 +503,7 @@ export class Lifecycle extends EventTarget {
   }
 
   #hookError(error: Error): void {
+    if (!("code" in error)) Object.assign(error, { code: "ERR_GRACEFUL_HOOK" });
     this.#errors.push(error);
     this.#log.error(error.message);
   }
@@ -583,16 +540,17 @@ export class Lifecycle extends EventTarget {
    * ```
    */
   onShutdown(fn: (reason: string) => unknown, options: { name?: string; timeout?: number } = {}): () => void {
-    if (typeof fn !== "function") throw new TypeError("graceful-serve: onShutdown() needs a function");
+    if (typeof fn !== "function") throw optionError(TypeError, "onShutdown() needs a function");
     if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        `graceful-serve: onShutdown() option "options" must be an object like { name, timeout }, got ${
+      throw optionError(
+        TypeError,
+        `onShutdown() option "options" must be an object like { name, timeout }, got ${
           options === null ? "null" : typeof options
         }`,
       );
     }
     if (options.name !== undefined && typeof options.name !== "string") {
-      throw new TypeError(`graceful-serve: onShutdown() option "name" must be a string, got ${typeof options.name}`);
+      throw optionError(TypeError, `onShutdown() option "name" must be a string, got ${typeof options.name}`);
     }
     const timeout = options.timeout === undefined
       ? DEFAULT_HOOK_TIMEOUT
@@ -607,7 +565,7 @@ export class Lifecycle extends EventTarget {
    * workers to stop). It counts as in-flight work: the shutdown waits for it, up to the deadline.
    */
   onDrain(fn: (reason: string) => unknown): () => void {
-    if (typeof fn !== "function") throw new TypeError("graceful-serve: onDrain() needs a function");
+    if (typeof fn !== "function") throw optionError(TypeError, "onDrain() needs a function");
     this.#drainHooks.push(fn);
     return () => removeItem(this.#drainHooks, fn);
   }

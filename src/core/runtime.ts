@@ -3,6 +3,8 @@
  * @module
  */
 
+import { gracefulError } from "./errors.ts";
+
 /**
  * A JavaScript runtime graceful-serve has an adapter for.
  *
@@ -17,7 +19,7 @@ export type RuntimeName = "node" | "deno" | "bun";
 /**
  * Detects the current runtime. Bun and Deno both define `process.versions.node`, so they are
  * checked first.
- * @throws {Error} when none of Node.js, Deno or Bun is recognised.
+ * @throws {Error} (`code: "ERR_GRACEFUL_RUNTIME"`) when none of Node.js, Deno or Bun is recognised.
  *
  * @example
  * ```ts
@@ -30,7 +32,9 @@ export function detectRuntime(): RuntimeName {
   if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
   if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
   if (typeof g.process?.versions?.node === "string") return "node";
-  throw new Error(
-    "graceful-serve: unsupported runtime (expected Node.js, Deno or Bun); use createLifecycle() directly",
+  throw gracefulError(
+    Error,
+    "ERR_GRACEFUL_RUNTIME",
+    "unsupported runtime (expected Node.js, Deno or Bun); use createLifecycle() directly",
   );
 }

@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import process from "node:process";
+import { gracefulError } from "../core/errors.ts";
 import {
   decodeHandoff,
   descendsFrom,
@@ -25,7 +26,8 @@ import {
  * (`LISTEN_FDS`/`LISTEN_PID` naming this process). A handoff that is not provably for this process
  * — its `ppid` is not an ancestor, or (Node) fd 3 is not a socket — is ignored with a warning, and
  * the server binds its configured port (issue 13, defect 12).
- * @throws {Error} with `abandonedBy` (the parent's pid) when the parent died before the handoff completed.
+ * @throws {Error} (`code: "ERR_GRACEFUL_RESTART"`, `abandonedBy`: the parent's pid) when the parent died
+ * before the handoff completed.
  * @internal
  */
 export function takeInheritedSocket(
@@ -71,8 +73,10 @@ function untrusted(handoff: Handoff, canListenOnFd: boolean): string | undefined
       : typeof handoff.readyPath === "string" && fs.existsSync(handoff.readyPath);
     if (channel) {
       throw Object.assign(
-        new Error(
-          `graceful-serve: started as the successor of pid ${handoff.ppid}, which is gone before the handoff completed; not serving (nobody would manage this process)`,
+        gracefulError(
+          Error,
+          "ERR_GRACEFUL_RESTART",
+          `started as the successor of pid ${handoff.ppid}, which is gone before the handoff completed; not serving (nobody would manage this process)`,
         ),
         { abandonedBy: handoff.ppid },
       );

@@ -7,13 +7,14 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import nodePath from "node:path";
+import { optionError } from "../core/errors.ts";
 
 /**
  * Checks, before anything listens, that a PID file can be written at `path`: its directory exists,
  * is a directory and is writable, and `path` is not a directory. A PID file that fails only once the
  * server is up would leave it serving without one, and a restart successor never ready (issue 13,
  * defect 10). `what` names the option in the error.
- * @throws {Error} naming the option and the reason.
+ * @throws {Error} naming the option and the reason (`code: "ERR_GRACEFUL_OPTION"`).
  * @internal
  */
 export function checkPidFile(path: string, what: string): void {
@@ -28,7 +29,7 @@ export function checkPidFile(path: string, what: string): void {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") reason = `directory ${dir} does not exist`;
     if ((error as NodeJS.ErrnoException).code === "ENOTDIR") reason = `${dir} is not a directory`;
   }
-  if (reason !== undefined) throw new Error(`graceful-serve: ${what} cannot be written: ${reason}`);
+  if (reason !== undefined) throw optionError(Error, `${what} cannot be written: ${reason}`);
 }
 
 /**

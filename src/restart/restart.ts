@@ -14,7 +14,8 @@
  */
 
 import type { ChildProcess } from "node:child_process";
-import { checkMilliseconds } from "../core/lifecycle.ts";
+import { optionError } from "../core/errors.ts";
+import { checkMilliseconds } from "../core/validate.ts";
 import type { Handoff } from "./handoff.ts";
 import { checkPidFile } from "./pidfile.ts";
 import { Successor } from "./successor.ts";
@@ -71,30 +72,29 @@ export const DEFAULT_RESTART_TIMEOUT = 30_000;
 /**
  * Validates the `restart` option.
  * @throws {TypeError} for a wrongly typed value. @throws {RangeError} for a non-positive timeout or empty command.
+ * @throws {Error} when the PID file's directory is missing or not writable. All with `code: "ERR_GRACEFUL_OPTION"`.
  */
 export function resolveRestart(option: boolean | RestartOptions | undefined): ResolvedRestart | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) return { timeout: DEFAULT_RESTART_TIMEOUT, command: undefined, pidFile: undefined };
   if (typeof option !== "object" || option === null) {
-    throw new TypeError('graceful-serve: option "restart" must be a boolean or { timeout, command, pidFile }');
+    throw optionError(TypeError, 'option "restart" must be a boolean or { timeout, command, pidFile }');
   }
   const timeout = option.timeout === undefined
     ? DEFAULT_RESTART_TIMEOUT
     : checkMilliseconds("restart.timeout", option.timeout);
-  if (timeout === 0) throw new RangeError('graceful-serve: option "restart.timeout" must be more than 0 ms');
+  if (timeout === 0) throw optionError(RangeError, 'option "restart.timeout" must be more than 0 ms');
   const command = option.command;
   if (command !== undefined) {
     if (!Array.isArray(command) || command.some((part) => typeof part !== "string")) {
-      throw new TypeError(
-        'graceful-serve: option "restart.command" must be an array of strings, e.g. ["node", "server.js"]',
-      );
+      throw optionError(TypeError, 'option "restart.command" must be an array of strings, e.g. ["node", "server.js"]');
     }
     if (command.length === 0 || command[0] === "") {
-      throw new RangeError('graceful-serve: option "restart.command" must name a program to run');
+      throw optionError(RangeError, 'option "restart.command" must name a program to run');
     }
   }
   if (option.pidFile !== undefined && (typeof option.pidFile !== "string" || option.pidFile === "")) {
-    throw new TypeError('graceful-serve: option "restart.pidFile" must be a non-empty path');
+    throw optionError(TypeError, 'option "restart.pidFile" must be a non-empty path');
   }
   if (option.pidFile !== undefined) checkPidFile(option.pidFile, 'option "restart.pidFile"');
   return { timeout, command, pidFile: option.pidFile };

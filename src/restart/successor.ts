@@ -11,6 +11,7 @@ import fs from "node:fs";
 import type net from "node:net";
 import nodePath from "node:path";
 import process from "node:process";
+import { gracefulError } from "../core/errors.ts";
 import {
   descendsFrom,
   encodeHandoff,
@@ -216,7 +217,7 @@ const cmdlineAtLoad: string[] | undefined = (() => {
 
 /**
  * This process's own command line, runtime flags included: what a restart starts by default.
- * @throws {Error} on Deno when it cannot be known (process.title set before graceful-serve loaded).
+ * @throws {Error} (`code: "ERR_GRACEFUL_RESTART"`) on Deno when it cannot be known (process.title set before graceful-serve loaded).
  * @internal
  */
 export function ownCommand(): string[] {
@@ -236,7 +237,9 @@ export function ownCommand(): string[] {
     (deno.mainModule === script || deno.mainModule.endsWith(`/${nodePath.basename(script)}`)) &&
     args.every((arg, i) => argv[argv.length - args.length + i] === arg)
   ) return [deno.execPath(), ...argv.slice(1)];
-  throw new Error(
-    "graceful-serve: cannot tell this Deno process's command line (/proc/self/cmdline was rewritten, e.g. by process.title, before graceful-serve loaded); pass restart.command",
+  throw gracefulError(
+    Error,
+    "ERR_GRACEFUL_RESTART",
+    "cannot tell this Deno process's command line (/proc/self/cmdline was rewritten, e.g. by process.title, before graceful-serve loaded); pass restart.command",
   );
 }

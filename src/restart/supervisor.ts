@@ -18,7 +18,8 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { MAX_TIMER_MS } from "../core/lifecycle.ts";
+import { gracefulError, type GracefulErrorCode } from "../core/errors.ts";
+import { MAX_TIMER_MS } from "../core/validate.ts";
 import { DRAIN_LINE, type Handoff, readFirstLine } from "./handoff.ts";
 import { checkPidFile, removePidFile, writePidFile } from "./pidfile.ts";
 import { type Exit, type Readiness, Successor } from "./successor.ts";
@@ -78,8 +79,13 @@ const HEALTHY_MS = 10_000;
 const BACKOFF_START = 500;
 const BACKOFF_MAX = 30_000;
 
+/** The supervisor's errors: core/errors.ts's style, with the command's own prefix. */
+function runError(code: GracefulErrorCode, message: string, Kind: typeof Error = Error): Error {
+  return gracefulError(Kind, code, `graceful-serve run: ${message}`);
+}
+
 function fail(message: string, Kind: typeof TypeError | typeof RangeError = TypeError): never {
-  throw new Kind(`graceful-serve run: ${message}\n(see graceful-serve run --help)`);
+  throw runError("ERR_GRACEFUL_OPTION", `${message}\n(see graceful-serve run --help)`, Kind);
 }
 
 /**
@@ -163,7 +169,10 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     _createServerHandle?: (address: string, port: number, addressType: number) => unknown;
   })._createServerHandle;
   if (typeof createHandle !== "function") {
-    throw new Error("graceful-serve run needs Node.js (net._createServerHandle); run the supervisor with node");
+    throw runError(
+      "ERR_GRACEFUL_RUNTIME",
+      "needs Node.js (net._createServerHandle); run the supervisor with node",
+    );
   }
   if (options.pidFile) checkPidFile(options.pidFile, "--pid-file");
   const program = path.basename(options.command[0]!);
@@ -176,10 +185,9 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     | number
     | { close(): void; getsockname(out: object): void };
   if (typeof handle === "number") {
-    throw new Error(
-      `graceful-serve run: cannot bind ${options.hostname}:${options.port} (${
-        handle === -98 ? "EADDRINUSE" : `errno ${handle}`
-      })`,
+    throw runError(
+      "ERR_GRACEFUL_LISTEN",
+      `cannot bind ${options.hostname}:${options.port} (${handle === -98 ? "EADDRINUSE" : `errno ${handle}`})`,
     );
   }
   const address: { port?: number } = {};
@@ -361,7 +369,7 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     replace("start").then((ok) => {
       if (!ok && !current && !stopping) {
         finish(1);
-        reject(new Error("graceful-serve run: the first worker never became ready"));
+        reject(runError("ERR_GRACEFUL_RESTART", "the first worker never became ready"));
       }
     });
   });

@@ -12,7 +12,7 @@ import { removePidFile, writePidFile } from "../restart/pidfile.ts";
 import { type RestartResult, startSuccessor } from "../restart/restart.ts";
 import { ownCommand } from "../restart/successor.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "../core/signals.ts";
-import { resolveLogger } from "../core/logger.ts";
+import { gracefulError } from "../core/errors.ts";
 import { detectRuntime, type RuntimeName } from "../core/runtime.ts";
 import type { ChildProcess } from "node:child_process";
 
@@ -173,7 +173,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
 
   /** Resolves with this server once it is listening; rejects when it could not bind. */
   ready(): Promise<this> {
-    if (!this.#ready) throw new Error("graceful-serve: server has no transport");
+    if (!this.#ready) throw gracefulError(Error, "ERR_GRACEFUL_STATE", "server has no transport");
     return this.#ready;
   }
 
@@ -213,7 +213,9 @@ export class Server extends Lifecycle implements AsyncDisposable {
   restart(): Promise<RestartResult> {
     const options = this.#options.restart;
     if (!options) {
-      return Promise.reject(new Error("graceful-serve: restart is not enabled; pass serve({ restart: true })"));
+      return Promise.reject(
+        gracefulError(Error, "ERR_GRACEFUL_STATE", "restart is not enabled; pass serve({ restart: true })"),
+      );
     }
     if (this.#restarting) {
       this.logger.warn("restart already in progress; ignored");
@@ -308,7 +310,7 @@ export function createServer(
   const resolved = resolveServeOptions(options);
   check?.(resolved);
   const runtime = runtimeName();
-  const log = resolveLogger(resolved.logger);
+  const log = resolved.logger;
   if (resolved.websocket !== undefined && runtime !== "bun" && runtime !== undefined) {
     // Issue 13, defect 13: silently ignoring it would leave every upgrade unanswered.
     log.warn(
