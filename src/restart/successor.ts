@@ -12,6 +12,7 @@ import type net from "node:net";
 import nodePath from "node:path";
 import process from "node:process";
 import { gracefulError } from "../core/errors.ts";
+import { currentRuntime } from "../core/runtime.ts";
 import {
   descendsFrom,
   encodeHandoff,
@@ -221,14 +222,14 @@ const cmdlineAtLoad: string[] | undefined = (() => {
  * @internal
  */
 export function ownCommand(): string[] {
-  const deno = (globalThis as { Deno?: { execPath(): string; args: string[]; mainModule: string } }).Deno;
-  if (deno === undefined) {
+  if (currentRuntime !== "deno") {
     // Node and Bun report their flags exactly; /proc/self/cmdline is whatever process.title made it.
     return [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
   }
   // Deno: execArgv is empty, so the flags come from the command line as it was at load, checked
   // against what Deno does report (its arguments) in case process.title had already rewritten it.
   // A title overwrites it as "title\0\0…": the real one names the main module before the arguments.
+  const deno = (globalThis as unknown as { Deno: { execPath(): string; args: string[]; mainModule: string } }).Deno;
   const args = deno.args;
   const argv = cmdlineAtLoad;
   const script = argv?.[argv.length - args.length - 1];

@@ -13,7 +13,7 @@ import { type RestartResult, startSuccessor } from "../restart/restart.ts";
 import { ownCommand } from "../restart/successor.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "../core/signals.ts";
 import { gracefulError } from "../core/errors.ts";
-import { detectRuntime, type RuntimeName } from "../core/runtime.ts";
+import { currentRuntime } from "../core/runtime.ts";
 import type { ChildProcess } from "node:child_process";
 
 /**
@@ -133,7 +133,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
           }
         }
         if (inherited) {
-          const served: Served = inherited.mode === "fd" && runtimeName() === "node"
+          const served: Served = inherited.mode === "fd" && currentRuntime === "node"
             ? { mode: "fd", port: address.port }
             : { mode: "port", port: address.port };
           notifyReady(inherited, served, {
@@ -309,7 +309,7 @@ export function createServer(
 ): Server {
   const resolved = resolveServeOptions(options);
   check?.(resolved);
-  const runtime = runtimeName();
+  const runtime = currentRuntime;
   const log = resolved.logger;
   if (resolved.websocket !== undefined && runtime !== "bun" && runtime !== undefined) {
     // Issue 13, defect 13: silently ignoring it would leave every upgrade unanswered.
@@ -338,13 +338,4 @@ export function createServer(
     installSignalHandlers(server, signals, { exit: resolved.exit, extra });
   }
   return server;
-}
-
-/** The runtime, or `undefined` where none is recognised (an edge runtime). */
-function runtimeName(): RuntimeName | undefined {
-  try {
-    return detectRuntime();
-  } catch {
-    return undefined;
-  }
 }
