@@ -13,11 +13,11 @@
  * @module
  */
 
-import type { ChildProcess } from "node:child_process";
 import { optionError } from "../core/errors.ts";
+import type { Lifecycle } from "../core/lifecycle.ts";
 import { checkMilliseconds } from "../core/validate.ts";
 import type { Handoff } from "./handoff.ts";
-import { checkPidFile } from "./pidfile.ts";
+import { checkPidFile, removePidFile } from "./pidfile.ts";
 import { Successor } from "./successor.ts";
 
 /**
@@ -101,23 +101,21 @@ export function resolveRestart(option: boolean | RestartOptions | undefined): Re
 }
 
 /**
- * Starts a successor and waits for its readiness line. Resolves `{ ok: false }` (once it is gone)
- * when it exits first, is not ready within `timeout`, or does not serve our address.
+ * One restart of `server`: starts a successor with the handoff and waits for its readiness line.
+ * Resolves `{ ok: true }` once it serves our address (the caller then drains), or `{ ok: false }`
+ * once it is gone: it exited first, was not ready within `timeout`, or does not serve our address.
+ *
+ * A shutdown for any other reason (SIGTERM) while the successor starts must not leave it behind
+ * (issue 13, defect 2): it gets SIGTERM (it drains what it may already have accepted on the shared
+ * socket), the shutdown waits for it to be gone, and a force-close (deadline, hammer) kills it.
  * @internal
  */
-export async function startSuccessor(options: {
+export async function startSuccessor(server: Lifecycle, options: {
   command: readonly string[];
   socket: unknown;
   handoff: Handoff;
   timeout: number;
-  /**
-   * Aborted when this server shuts down for another reason mid-restart: the successor gets SIGTERM
-   * (it drains what it may have accepted) and the result is a failure once it has exited, so no
-   * half-started successor outlives the stop (issue 13, defect 2).
-   */
-  signal?: AbortSignal;
-  /** Called with the successor's process once spawned (to SIGKILL it at a hammer). */
-  onSpawn?: (child: ChildProcess) => void;
+  pidFile: string | undefined;
 }): Promise<RestartResult> {
   let successor: Successor;
   try {
@@ -125,19 +123,33 @@ export async function startSuccessor(options: {
   } catch (error) {
     return { ok: false, error: `could not start successor: ${(error as Error).message}` };
   }
-  options.onSpawn?.(successor.child);
-  const { signal } = options;
-  const readiness = await successor.ready(options.timeout, signal);
   const pid = successor.child.pid;
-  if (readiness.ok && !signal?.aborted) {
-    successor.release();
-    return { ok: true, pid };
+  const aborted = new AbortController();
+  const onState = () => {
+    if (server.state !== "draining" || server.reason === "restart") return;
+    server.removeEventListener("statechange", onState);
+    server.logger.warn(`${server.reason} during a restart: stopping successor ${pid}`);
+    // Killed before it could clean up, it may still be named in the PID file.
+    server.waitUntil(successor.exit.then(() => {
+      if (options.pidFile && pid !== undefined) removePidFile(options.pidFile, pid);
+    }));
+    server.addEventListener("forced", () => successor.child.kill("SIGKILL"), { once: true });
+    aborted.abort();
+  };
+  server.addEventListener("statechange", onState);
+  try {
+    const readiness = await successor.ready(options.timeout, aborted.signal);
+    if (readiness.ok && !aborted.signal.aborted) {
+      successor.release();
+      return { ok: true, pid };
+    }
+    const error = aborted.signal.aborted
+      ? "restart aborted: this server is shutting down"
+      : `successor ${(readiness as { why: string }).why}`;
+    // Report the failure once the successor is really gone, so a retry never meets it.
+    await successor.stop(aborted.signal.aborted ? "SIGTERM" : "SIGKILL");
+    return { ok: false, pid, error };
+  } finally {
+    server.removeEventListener("statechange", onState);
   }
-  const error = signal?.aborted
-    ? "restart aborted: this server is shutting down"
-    : `successor ${(readiness as { why: string }).why}`;
-  // Report the failure once the successor is really gone, so a retry never meets it. Aborted:
-  // SIGTERM lets it drain what it may already have accepted on the shared socket.
-  await successor.stop(signal?.aborted ? "SIGTERM" : "SIGKILL");
-  return { ok: false, pid, error };
 }

@@ -14,7 +14,6 @@ import { ownCommand } from "../restart/successor.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "../core/signals.ts";
 import { gracefulError } from "../core/errors.ts";
 import { currentRuntime } from "../core/runtime.ts";
-import type { ChildProcess } from "node:child_process";
 
 /**
  * Where the server ended up listening.
@@ -238,42 +237,18 @@ export class Server extends Lifecycle implements AsyncDisposable {
       return Promise.resolve(result);
     }
     this.logger.info(`restart: starting successor (${handoff.mode === "fd" ? "socket passed as fd 3" : "reusePort"})`);
-    // A shutdown for any other reason (SIGTERM) while the successor starts must not leave it behind:
-    // it is told to drain, this process waits for it to be gone, and a hammer or the deadline kills it.
-    const abort = new AbortController();
-    let successor: ChildProcess | undefined;
-    const onState = () => {
-      if (this.state !== "draining" || this.reason === "restart") return;
-      this.removeEventListener("statechange", onState);
-      if (successor === undefined) return;
-      const child = successor;
-      const gone = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once("exit", () => resolve());
-      }).then(() => {
-        // Killed before it could clean up, it may still be named in the PID file.
-        if (options.pidFile && child.pid !== undefined) removePidFile(options.pidFile, child.pid);
-      });
-      this.logger.warn(`${this.reason} during a restart: stopping successor ${child.pid}`);
-      this.waitUntil(gone);
-      this.addEventListener("forced", () => child.kill("SIGKILL"), { once: true });
-      abort.abort();
-    };
-    this.addEventListener("statechange", onState);
-    const run = startSuccessor({
+    const run = startSuccessor(this, {
       command,
       socket,
       handoff,
       timeout: options.timeout,
-      signal: abort.signal,
-      onSpawn: (child) => (successor = child),
+      pidFile: options.pidFile,
     }).then(
       (result) => {
-        this.removeEventListener("statechange", onState);
         this.#restarting = undefined;
         this.dispatchEvent(new RestartEvent(result));
         if (!result.ok) {
-          this.logger.warn(`restart failed: ${result.error}${abort.signal.aborted ? "" : "; still serving"}`);
+          this.logger.warn(`restart failed: ${result.error}${this.state === "serving" ? "; still serving" : ""}`);
           return result;
         }
         this.logger.info(`restart: successor pid ${result.pid} is ready; draining`);
