@@ -92,7 +92,7 @@ function fail(message: string, Kind: typeof TypeError | typeof RangeError = Type
  * Parses `run` arguments (everything after `run`) with `node:util` `parseArgs`; returns
  * `{ help: true }` for `--help`.
  * @throws {TypeError} on unknown flags, a missing value or a missing command, naming the flag.
- * @throws {RangeError} on an out-of-range value, naming the flag.
+ * @throws {RangeError} on an out-of-range value, naming the flag. Both with `code: "ERR_GRACEFUL_OPTION"`.
  */
 export function parseRunArgs(argv: readonly string[]): SupervisorOptions | { help: true } {
   const split = argv.indexOf("--");
