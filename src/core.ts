@@ -5,10 +5,8 @@
  */
 
 export {
-  checkMilliseconds,
   type ClosableSocket,
   createLifecycle,
-  DEFAULT_DEADLINE,
   type Drainable,
   Lifecycle,
   type LifecycleOptions,
@@ -17,6 +15,7 @@ export {
   type ShutdownReport,
   StateChangeEvent,
 } from "./core/lifecycle.ts";
+export { checkMilliseconds, DEFAULT_DEADLINE } from "./core/validate.ts";
 export type { Logger } from "./core/logger.ts";
 export type { FetchHandler, RemoteAddr, ServeInfo, ServeOptions } from "./serve/options.ts";
 export { exitCodeFor, installSignalHandlers, type SignalName, type SignalPlatform } from "./core/signals.ts";

@@ -42,7 +42,7 @@ describe("lifecycle", () => {
   it("enters draining synchronously, aborts the signal, and closes when the transport drains", async () => {
     const lifecycle = createLifecycle({ ...silent, deadline: 60_000 });
     const { transport, calls, finishDrain } = fakeTransport(2);
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const seen = states(lifecycle);
     const run = lifecycle.shutdown({ reason: "test" });
     assert.equal(lifecycle.state, "draining");
@@ -63,7 +63,7 @@ describe("lifecycle", () => {
 
   it("returns the same promise to every shutdown() call", async () => {
     const lifecycle = createLifecycle(silent);
-    lifecycle.attach(fakeTransport().transport);
+    lifecycle.drive(fakeTransport().transport);
     const a = lifecycle.shutdown();
     const b = lifecycle.shutdown({ deadline: 1, reason: "other" });
     assert.equal(a, b);
@@ -73,7 +73,7 @@ describe("lifecycle", () => {
   it("force-closes at the deadline and reports what was cut", async () => {
     const lifecycle = createLifecycle({ ...silent, deadline: 20 });
     const { transport, calls } = fakeTransport(3);
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const forcedEvents: unknown[] = [];
     lifecycle.addEventListener("forced", (e) => forcedEvents.push((e as CustomEvent).detail));
     const report = await lifecycle.shutdown();
@@ -88,7 +88,7 @@ describe("lifecycle", () => {
   it("a per-call deadline overrides the configured one", async () => {
     const lifecycle = createLifecycle({ ...silent, deadline: 60_000 });
     const { transport, calls } = fakeTransport(1);
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const report = await lifecycle.shutdown({ deadline: 0 });
     assert.equal(report.graceful, false);
     assert.deepEqual(calls, ["drain", "force:1"]);
@@ -97,7 +97,7 @@ describe("lifecycle", () => {
   it("hammer() cuts at once, while serving or while draining", async () => {
     const a = createLifecycle({ ...silent, deadline: 60_000 });
     const ta = fakeTransport(1);
-    a.attach(ta.transport);
+    a.drive(ta.transport);
     const report = await a.hammer("SIGUSR2");
     assert.equal(report.reason, "SIGUSR2");
     assert.equal(report.graceful, false);
@@ -105,7 +105,7 @@ describe("lifecycle", () => {
 
     const b = createLifecycle({ ...silent, deadline: 60_000 });
     const tb = fakeTransport(2);
-    b.attach(tb.transport);
+    b.drive(tb.transport);
     const run = b.shutdown({ reason: "SIGTERM" });
     const hammered = b.hammer("SIGTERM");
     assert.equal(run, hammered, "hammer joins the running shutdown");
@@ -154,7 +154,7 @@ describe("lifecycle", () => {
 
   it("a transport whose drain rejects still closes, with the error reported", async () => {
     const lifecycle = createLifecycle(silent);
-    lifecycle.attach({ inFlight: () => 0, drain: () => Promise.reject(new Error("drain broke")), forceClose() {} });
+    lifecycle.drive({ inFlight: () => 0, drain: () => Promise.reject(new Error("drain broke")), forceClose() {} });
     const report = await lifecycle.shutdown();
     assert.equal(lifecycle.state, "closed");
     assert.match(String(report.errors[0]), /drain broke/);
@@ -164,7 +164,7 @@ describe("lifecycle", () => {
     const lines: string[] = [];
     const log = (m: string) => void lines.push(m);
     const lifecycle = createLifecycle({ logger: { info: log, warn: log, error: log }, deadline: 10 });
-    lifecycle.attach(fakeTransport(1).transport);
+    lifecycle.drive(fakeTransport(1).transport);
     await lifecycle.shutdown({ reason: "SIGTERM" });
     assert.equal(lines.length, 3);
     assert.match(lines[0]!, /draining \(SIGTERM\): 1 in flight, deadline 10 ms/);
@@ -194,8 +194,24 @@ describe("lifecycle", () => {
 
   it("refuses a second transport", () => {
     const lifecycle = createLifecycle(silent);
-    lifecycle.attach(fakeTransport().transport);
-    assert.throws(() => lifecycle.attach(fakeTransport().transport), /already attached/);
+    lifecycle.drive(fakeTransport().transport);
+    assert.throws(
+      () => lifecycle.drive(fakeTransport().transport),
+      (e: unknown) =>
+        e instanceof Error && /already attached/.test(e.message) &&
+        (e as { code?: string }).code === "ERR_GRACEFUL_STATE",
+    );
+  });
+
+  it("attach(), drive()'s deprecated name, still connects the transport (public API kept, issue 14)", async () => {
+    const lifecycle = createLifecycle(silent);
+    const { transport, calls, finishDrain } = fakeTransport();
+    lifecycle.attach(transport);
+    assert.throws(() => lifecycle.drive(fakeTransport().transport), /already attached/);
+    const run = lifecycle.shutdown();
+    assert.deepEqual(calls, ["drain"]);
+    finishDrain();
+    assert.equal((await run).graceful, true);
   });
 });
 
@@ -203,7 +219,7 @@ describe("drain delay and hooks", () => {
   it("with a drain delay, drain() starts only after it, while the state is already draining", async () => {
     const lifecycle = createLifecycle({ ...silent, deadline: 60_000, drainDelay: 150 });
     const { transport, calls, finishDrain } = fakeTransport();
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const order: string[] = [];
     lifecycle.onDrain(() => void order.push("onDrain"));
     const run = lifecycle.shutdown();
@@ -227,7 +243,7 @@ describe("drain delay and hooks", () => {
   it("a hammer during the drain delay skips it", async () => {
     const lifecycle = createLifecycle({ ...silent, deadline: 60_000, drainDelay: 30_000 });
     const { transport, calls } = fakeTransport(1);
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     void lifecycle.shutdown();
     const report = await lifecycle.hammer("SIGUSR2");
     assert.deepEqual(calls, ["drain", "force:1"]);
@@ -245,7 +261,7 @@ describe("drain delay and hooks", () => {
   it("runs shutdown hooks after the drain, last registered first, with the reason", async () => {
     const lifecycle = createLifecycle(silent);
     const { transport, finishDrain } = fakeTransport();
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const order: string[] = [];
     lifecycle.onShutdown((reason) => void order.push(`db:${reason}`));
     lifecycle.onShutdown(async () => {
@@ -276,7 +292,24 @@ describe("drain delay and hooks", () => {
     assert.equal(report.errors.length, 2);
     assert.match(String(report.errors[0]), /shutdown hook "thrower" failed: broken/);
     assert.match(String(report.errors[1]), /shutdown hook "stuck" timed out after 20 ms/);
+    for (const error of report.errors) assert.equal((error as { code?: string }).code, "ERR_GRACEFUL_HOOK");
     assert.equal(report.graceful, true, "graceful speaks of requests; errors speak of hooks");
+  });
+
+  it("an unregister function called twice removes only its own hook", async () => {
+    const lifecycle = createLifecycle(silent);
+    lifecycle.drive(fakeTransport().transport);
+    const order: string[] = [];
+    lifecycle.onShutdown(() => void order.push("first"));
+    const remove = lifecycle.onShutdown(() => void order.push("second"));
+    lifecycle.onDrain(() => void order.push("drain-first"));
+    const removeDrain = lifecycle.onDrain(() => void order.push("drain-second"));
+    remove();
+    remove();
+    removeDrain();
+    removeDrain();
+    await lifecycle.shutdown({ deadline: 0 });
+    assert.deepEqual(order, ["drain-first", "first"]);
   });
 
   it("checks hook arguments", () => {

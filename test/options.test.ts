@@ -20,6 +20,9 @@ function throwsNaming(fn: () => unknown, type: typeof TypeError | typeof RangeEr
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
     assert.match((e as Error).message, new RegExp(`"${option}"`));
+    // One error style (issue 14): the prefix, and a code to branch on instead of the message.
+    assert.match((e as Error).message, /^graceful-serve: /);
+    assert.equal((e as { code?: string }).code, "ERR_GRACEFUL_OPTION");
     return true;
   });
 }

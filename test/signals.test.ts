@@ -69,7 +69,7 @@ describe("signals", () => {
   it("a second SIGINT hammers and exits 1", async () => {
     const lifecycle = createLifecycle({ logger: false, deadline: 60_000 });
     const transport = hanging();
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const p = fakePlatform();
     installSignalHandlers(lifecycle, p.platform, { exit: true });
     const exited = p.exited();
@@ -87,7 +87,7 @@ describe("signals", () => {
   it("SIGUSR2 hammers at once", async () => {
     const lifecycle = createLifecycle({ logger: false, deadline: 60_000 });
     const transport = hanging();
-    lifecycle.attach(transport);
+    lifecycle.drive(transport);
     const p = fakePlatform();
     installSignalHandlers(lifecycle, p.platform, { exit: true });
     const exited = p.exited();
@@ -99,7 +99,7 @@ describe("signals", () => {
 
   it("exits 1 when the deadline cut work", async () => {
     const lifecycle = createLifecycle({ logger: false, deadline: 10 });
-    lifecycle.attach(hanging());
+    lifecycle.drive(hanging());
     const p = fakePlatform();
     installSignalHandlers(lifecycle, p.platform, { exit: true });
     const exited = p.exited();
@@ -153,7 +153,7 @@ describe("several servers in one process", () => {
     const p = fakePlatform();
     const fast = createLifecycle({ logger: false });
     const slow = createLifecycle({ logger: false, deadline: 20 });
-    slow.attach(hanging());
+    slow.drive(hanging());
     installSignalHandlers(fast, p.platform, { exit: true });
     installSignalHandlers(slow, p.platform, { exit: true });
     const exited = p.exited();

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { type Logger, resolveLogger } from "./logger.ts";
+import { gracefulError, optionError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { checkMilliseconds, resolveLifecycleOptions } from "./validate.ts";
+
+// Re-exported from here, where they were first published (src/core.ts, attach.ts import them).
+export { checkMilliseconds, DEFAULT_DEADLINE, MAX_TIMER_MS } from "./validate.ts";
 
 /**
  * Where a server is in its life. It only ever moves forward.
@@ -59,7 +64,7 @@ export interface ShutdownReport {
  *   forceClose: () => httpServer.closeAllConnections(),
  *   inFlight: () => 0, // best effort: not known here
  * };
- * createLifecycle({ deadline: 5_000 }).attach(transport);
+ * createLifecycle({ deadline: 5_000 }).drive(transport);
  * ```
  */
 export interface Drainable {
@@ -143,18 +148,6 @@ export interface ShutdownOptions {
 export const DEFAULT_HOOK_TIMEOUT = 5_000;
 
 /**
- * Default shutdown deadline: short enough to fit inside Docker's 10 s and Deno Deploy's 5 s grace.
- *
- * @example
- * ```ts
- * import { createLifecycle, DEFAULT_DEADLINE } from "graceful-serve";
- * const lifecycle = createLifecycle();
- * console.log(lifecycle.deadline === DEFAULT_DEADLINE); // true: 5000 ms
- * ```
- */
-export const DEFAULT_DEADLINE = 5_000;
-
-/**
  * Event dispatched by {@link Lifecycle} on every state transition.
  *
  * @example
@@ -176,49 +169,13 @@ export class StateChangeEvent extends Event {
 }
 
 /**
- * The longest delay a timer can take: `setTimeout` on Node, Deno and Bun stores it as a signed 32-bit
- * integer and fires a longer one after ~1 ms (issue 13, defect 7), so longer options are refused.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Checks a deadline-like option: a finite number of milliseconds, 0 to {@link MAX_TIMER_MS} (~24.8 days).
- * Every timer option goes through here (deadline, drainDelay, connectionGrace, restart.timeout, hook
- * timeouts, `graceful-serve run --timeout`).
- * @throws {TypeError} when it is not a number. @throws {RangeError} when negative, NaN, infinite or
- * longer than a timer can wait.
- *
- * @example
- * ```ts
- * import { checkMilliseconds } from "graceful-serve";
- * const grace = checkMilliseconds("grace", 2_500); // 2500
- * checkMilliseconds("grace", -1); // throws RangeError: option "grace" must be a finite number ≥ 0 (ms)
- * checkMilliseconds("grace", "5s"); // throws TypeError
- * ```
- */
-export function checkMilliseconds(name: string, value: unknown): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`graceful-serve: option "${name}" must be a number of milliseconds, got ${typeof value}`);
-  }
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`graceful-serve: option "${name}" must be a finite number ≥ 0 (ms), got ${value}`);
-  }
-  if (value > MAX_TIMER_MS) {
-    throw new RangeError(
-      `graceful-serve: option "${name}" must be at most ${MAX_TIMER_MS} ms (2^31-1, ~24.8 days; a longer timer fires at once), got ${value}`,
-    );
-  }
-  return value;
-}
-
-/**
  * The lifecycle state machine. Drive it from your own server code, or let `serve()` do it.
  *
  * @example
  * ```ts
  * import { createLifecycle } from "graceful-serve";
  * const lifecycle = createLifecycle({ deadline: 3000 });
- * lifecycle.attach({ drain: () => myServer.closeGracefully(), forceClose: () => myServer.destroy(), inFlight: () => myServer.active });
+ * lifecycle.drive({ drain: () => myServer.closeGracefully(), forceClose: () => myServer.destroy(), inFlight: () => myServer.active });
  * const report = await lifecycle.shutdown({ reason: "SIGTERM" });
  * ```
  */
@@ -231,7 +188,6 @@ export class Lifecycle extends EventTarget {
   #drainable: Drainable | undefined;
   #run: Promise<ShutdownReport> | undefined;
   #resolveFinished!: (report: ShutdownReport) => void;
-  #forceNow: ((reason: string) => void) | undefined;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #errors: unknown[] = [];
   readonly #drainDelay: number;
@@ -242,19 +198,16 @@ export class Lifecycle extends EventTarget {
   /** Settles with the report once the lifecycle is `closed`, however the shutdown started. */
   readonly finished: Promise<ShutdownReport>;
 
-  /** Creates a lifecycle in state `serving`. Validates `deadline` (RangeError/TypeError). */
+  /**
+   * Creates a lifecycle in state `serving`.
+   * @throws {TypeError} or {RangeError} (`code: "ERR_GRACEFUL_OPTION"`) naming a bad `deadline`, `drainDelay` or `logger`.
+   */
   constructor(options: LifecycleOptions = {}) {
     super();
-    this.#deadline = options.deadline === undefined
-      ? DEFAULT_DEADLINE
-      : checkMilliseconds("deadline", options.deadline);
-    this.#drainDelay = options.drainDelay === undefined ? 0 : checkMilliseconds("drainDelay", options.drainDelay);
-    if (this.#drainDelay > this.#deadline) {
-      throw new RangeError(
-        `graceful-serve: option "drainDelay" (${this.#drainDelay} ms) must not exceed "deadline" (${this.#deadline} ms): the deadline counts from the signal and covers the delay`,
-      );
-    }
-    this.#log = resolveLogger(options.logger);
+    const resolved = resolveLifecycleOptions(options);
+    this.#deadline = resolved.deadline;
+    this.#drainDelay = resolved.drainDelay;
+    this.#log = resolved.logger;
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 
@@ -283,10 +236,31 @@ export class Lifecycle extends EventTarget {
     return this.#log;
   }
 
-  /** Connects the transport whose drain this lifecycle drives. Call once, before `shutdown()`. */
-  attach(drainable: Drainable): void {
-    if (this.#drainable) throw new Error("graceful-serve: a transport is already attached to this lifecycle");
+  /**
+   * Connects the transport whose drain this lifecycle drives (named so it is not confused with the
+   * exported `attach(server)`, which wraps a whole server: issue 14). Call once, before `shutdown()`.
+   * @throws {Error} when a transport is already connected.
+   *
+   * @example
+   * ```ts
+   * import { createLifecycle } from "graceful-serve";
+   * const lifecycle = createLifecycle({ deadline: 5_000 });
+   * lifecycle.drive({ drain: () => queue.onIdle(), forceClose: () => queue.clear(), inFlight: () => queue.pending });
+   * ```
+   */
+  drive(drainable: Drainable): void {
+    if (this.#drainable) {
+      throw gracefulError(Error, "ERR_GRACEFUL_STATE", "a transport is already attached to this lifecycle");
+    }
     this.#drainable = drainable;
+  }
+
+  /**
+   * The former name of {@link Lifecycle.drive}.
+   * @deprecated Use `drive(drainable)`; `attach` reads like the exported `attach(server)`.
+   */
+  attach(drainable: Drainable): void {
+    this.drive(drainable);
   }
 
   /**
@@ -321,7 +295,7 @@ export class Lifecycle extends EventTarget {
    */
   trackWebSocket(socket: ClosableSocket): () => void {
     if (typeof socket?.close !== "function") {
-      throw new TypeError("graceful-serve: trackWebSocket() needs an object with close()");
+      throw optionError(TypeError, "trackWebSocket() needs an object with close()");
     }
     const untrack = () => {
       if (!this.#sockets.delete(socket)) return;
@@ -367,94 +341,176 @@ export class Lifecycle extends EventTarget {
       ? this.#drainDelay
       : checkMilliseconds("drainDelay", options.drainDelay);
     this.#reason = reason;
-    this.#run = this.#shutdown(reason, deadline, drainDelay);
+    this.#run = this.#shutdown(reason, deadline, Math.min(drainDelay, deadline));
     return this.#run;
   }
 
   /**
-   * Force-closes now: starts a shutdown if none is running and cuts all open work at once.
-   * Resolves with the (non-graceful, unless nothing was open) report.
+   * Force-closes now (a "hammer": a second SIGTERM, SIGUSR2): starts a shutdown if none is running
+   * and cuts all open work at once. Resolves with the (non-graceful, unless nothing was open) report.
    */
   hammer(reason = "hammer"): Promise<ShutdownReport> {
     if (this.#state === "closed") return this.finished;
     const run = this.shutdown({ reason });
-    this.#forceNow?.(reason);
-    // Past the drain, a shutdown hook may be what is hanging: a hammer does not wait out its timeout.
-    this.#cutHooks?.(reason);
+    this.#forceCloseNow?.(reason);
+    // Past the drain, a shutdown hook may be what is hanging: a force-close does not wait out its timeout.
+    this.#forceCloseHooks?.(reason);
     return run;
   }
 
-  /** Set while shutdown hooks run: abandons the running hook and skips the rest (a hammer). */
-  #cutHooks: ((reason: string) => void) | undefined;
+  // The shutdown, phase by phase: delay → drain → (force-close at the deadline or a hammer) → hooks → report.
+  // Go's Server.Shutdown is the model: stop accepting, wait for the work, or give up at the deadline.
 
-  async #shutdown(reason: string, deadline: number, drainDelay: number): Promise<ShutdownReport> {
+  /** Set from the start of draining until the drain phase is over: force-closes (the deadline, a hammer). */
+  #forceCloseNow: ((why: string) => void) | undefined;
+  /** Ends the drain delay early (a force-close while it runs). */
+  #endDelay: (() => void) | undefined;
+  /** The drain phase, started once: after the delay, or at a force-close. */
+  #drained: Promise<void> | undefined;
+  /** Work open when force-closed: `report.forced`. */
+  #forced = 0;
+
+  async #shutdown(reason: string, deadline: number, delay: number): Promise<ShutdownReport> {
     const started = Date.now();
-    const drainable = this.#drainable;
-    const delay = Math.min(drainDelay, deadline);
+    const inFlight = this.#beginDraining(reason, deadline, delay);
+    const forceClosed = new Promise<void>((resolve) => {
+      this.#forceCloseNow = (why) => {
+        this.#forceCloseNow = undefined;
+        resolve(this.#forceClose(why, reason, started));
+      };
+    });
+    // One timer per shutdown (two with a drain delay), never per request.
+    const timer = setTimeout(() => this.#forceCloseNow?.("deadline"), deadline);
+    // With no delay the drain starts synchronously: the listener closes before shutdown() returns.
+    const drained = delay > 0 ? this.#delay(delay).then(() => this.#drain(reason)) : this.#drain(reason);
+    await Promise.race([drained, forceClosed]);
+    clearTimeout(timer);
+    // After a force-close the transport must settle; hanging work past that is not waited for.
+    if (this.#forceCloseNow === undefined) await Promise.race([drained, Promise.resolve()]);
+    this.#forceCloseNow = undefined;
+    await this.#runShutdownHooks(reason);
+    return this.#close(reason, inFlight, started);
+  }
+
+  /** Work open right now: the transport's requests, `waitUntil` tasks and tracked sockets. */
+  #open(): number {
+    return (this.#drainable?.inFlight() ?? 0) + this.#tasks.size + this.#sockets.size;
+  }
+
+  /** Enters `draining`: the abort signal fires, `onDrain` hooks start; returns what is in flight. */
+  #beginDraining(reason: string, deadline: number, delay: number): number {
     this.#setState("draining");
     this.#abort.abort(new DOMException(`graceful-serve: draining (${reason})`, "AbortError"));
     for (const hook of this.#drainHooks) this.waitUntil(Promise.resolve().then(() => hook(reason)));
-    const inFlight = (drainable?.inFlight() ?? 0) + this.#tasks.size + this.#sockets.size;
+    const inFlight = this.#open();
     this.#log.info(
       `draining (${reason}): ${inFlight} in flight, deadline ${deadline} ms` +
         (delay ? `, accepting for ${delay} ms more` : ""),
     );
+    return inFlight;
+  }
 
-    // The drain proper: after the drain delay (the listener stays open meanwhile, so load balancers
-    // that saw readiness fail can stop sending), or at once when cut.
-    let drained: Promise<void> | undefined;
-    let endDelay: () => void = () => {};
-    const startDrain = () => {
-      endDelay();
-      drained ??= (async () => {
-        if (drainable) await drainable.drain(reason);
-        while (this.#tasks.size > 0 || this.#sockets.size > 0) {
-          await Promise.all([...this.#tasks, this.#socketsClosed()]);
-        }
-      })().catch((error) => {
-        this.#errors.push(error);
-      });
-      return drained;
-    };
-
-    let forced = 0;
-    let cut: (why: string) => void = () => {};
-    const forcedPromise = new Promise<void>((resolve) => {
-      cut = (why) => {
-        if (this.#forceNow === undefined) return;
-        this.#forceNow = undefined;
-        forced = (drainable?.inFlight() ?? 0) + this.#tasks.size + this.#sockets.size;
-        // Long-lived connections hear "going away" (1001) rather than a reset.
-        for (const socket of [...this.#sockets.keys()]) this.#closeSocket(socket);
-        this.#log.warn(`${why}: force-closing ${forced} open after ${Date.now() - started} ms`);
-        this.dispatchEvent(new CustomEvent("forced", { detail: { reason: why, forced } }));
-        void startDrain();
-        Promise.resolve()
-          .then(() => drainable?.forceClose())
-          .catch((error) => this.#errors.push(error))
-          .then(() => resolve());
+  /**
+   * Phase "delay": keep accepting and serving (readiness already answers 503), so load balancers
+   * deregister the instance before it stops accepting. A force-close ends it early.
+   */
+  #delay(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#endDelay = () => {
+        clearTimeout(timer);
+        resolve();
       };
     });
-    this.#forceNow = cut;
-    // One timer per shutdown (two with a drain delay), never per request.
-    const timer = setTimeout(() => cut("deadline"), deadline);
-    const draining = delay > 0
-      ? new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        endDelay = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      }).then(startDrain)
-      : startDrain(); // synchronously: the listener closes before shutdown() returns
+  }
 
-    await Promise.race([draining, forcedPromise]);
-    // After a cut the transport must settle; hanging work past that is not waited for.
-    if (this.#forceNow === undefined) await Promise.race([drained, Promise.resolve()]);
-    clearTimeout(timer);
-    this.#forceNow = undefined;
+  /**
+   * Phase "drain": the transport stops accepting and empties; then `waitUntil` tasks and tracked
+   * sockets (either may add the other). Started once; a failing drain is recorded, not thrown.
+   */
+  #drain(reason: string): Promise<void> {
+    this.#endDelay?.();
+    this.#drained ??= (async () => {
+      if (this.#drainable) await this.#drainable.drain(reason);
+      while (this.#tasks.size > 0 || this.#sockets.size > 0) {
+        await Promise.all([...this.#tasks, this.#socketsClosed()]);
+      }
+    })().catch((error) => {
+      this.#errors.push(error);
+    });
+    return this.#drained;
+  }
 
-    await this.#runShutdownHooks(reason);
+  /**
+   * Phase "force-close" (the deadline, or a hammer): counts what is still open, says "going away"
+   * (1001) to long-lived connections rather than resetting them, starts the drain if the delay was
+   * still running, then cuts the transport.
+   */
+  async #forceClose(why: string, reason: string, started: number): Promise<void> {
+    this.#forced = this.#open();
+    for (const socket of [...this.#sockets.keys()]) this.#closeSocket(socket);
+    this.#log.warn(`${why}: force-closing ${this.#forced} open after ${Date.now() - started} ms`);
+    this.dispatchEvent(new CustomEvent("forced", { detail: { reason: why, forced: this.#forced } }));
+    void this.#drain(reason);
+    // Drainable contract: forceClose() comes after drain(), and its failure is recorded, not thrown.
+    await Promise.resolve()
+      .then(() => this.#drainable?.forceClose())
+      .catch((error) => this.#errors.push(error));
+  }
+
+  /** Set while shutdown hooks run: abandons the running hook and skips the rest (a force-close). */
+  #forceCloseHooks: ((why: string) => void) | undefined;
+
+  /** Phase "hooks": shutdown hooks, last registered first, each bounded by its own timeout; failures are recorded. */
+  async #runShutdownHooks(reason: string): Promise<void> {
+    let forcedBy: string | undefined;
+    let forceClose: (why: string) => void = () => {};
+    const forceClosed = new Promise<never>((_, reject) => {
+      forceClose = (why) => {
+        forcedBy = why;
+        reject(new Error(`shutdown hook cut by a hammer (${why})`));
+      };
+    });
+    forceClosed.catch(() => {});
+    this.#forceCloseHooks = (why) => forceClose(why);
+    for (const { fn, name, timeout } of [...this.#shutdownHooks].reverse()) {
+      if (forcedBy !== undefined) {
+        this.#hookError(new Error(`shutdown hook "${name}" skipped: hammered (${forcedBy})`));
+        continue;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`shutdown hook "${name}" timed out after ${timeout} ms`)), timeout);
+      });
+      try {
+        await Promise.race([Promise.resolve().then(() => fn(reason)), timedOut, forceClosed]);
+      } catch (error) {
+        this.#hookError(
+          forcedBy !== undefined && error instanceof Error && error.message.startsWith("shutdown hook cut")
+            ? new Error(`shutdown hook "${name}" cut by a hammer (${forcedBy})`)
+            : error instanceof Error && error.message.startsWith("shutdown hook")
+            ? error
+            : new Error(
+              `shutdown hook "${name}" failed: ${error instanceof Error ? error.message : String(error)}`,
+              { cause: error },
+            ),
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.#forceCloseHooks = undefined;
+  }
+
+  #hookError(error: Error): void {
+    if (!("code" in error)) Object.assign(error, { code: "ERR_GRACEFUL_HOOK" });
+    this.#errors.push(error);
+    this.#log.error(error.message);
+  }
+
+  /** Phase "report": enters `closed`, logs the outcome and settles `finished`. */
+  #close(reason: string, inFlight: number, started: number): ShutdownReport {
+    const forced = this.#forced;
     const report: ShutdownReport = {
       reason,
       graceful: forced === 0,
@@ -472,49 +528,6 @@ export class Lifecycle extends EventTarget {
     return report;
   }
 
-  /** Shutdown hooks, last registered first, each bounded by its own timeout; failures are recorded. */
-  async #runShutdownHooks(reason: string): Promise<void> {
-    let hammered: string | undefined;
-    let cut: (why: string) => void = () => {};
-    const hammer = new Promise<never>((_, reject) => {
-      cut = (why) => {
-        hammered = why;
-        reject(new Error(`shutdown hook cut by a hammer (${why})`));
-      };
-    });
-    hammer.catch(() => {});
-    this.#cutHooks = (why) => cut(why);
-    for (const { fn, name, timeout } of [...this.#shutdownHooks].reverse()) {
-      if (hammered !== undefined) {
-        const skipped = new Error(`shutdown hook "${name}" skipped: hammered (${hammered})`);
-        this.#errors.push(skipped);
-        this.#log.error(skipped.message);
-        continue;
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`shutdown hook "${name}" timed out after ${timeout} ms`)), timeout);
-      });
-      try {
-        await Promise.race([Promise.resolve().then(() => fn(reason)), timedOut, hammer]);
-      } catch (error) {
-        const wrapped = error instanceof Error && error.message.startsWith("shutdown hook cut")
-          ? new Error(`shutdown hook "${name}" cut by a hammer (${hammered})`)
-          : error instanceof Error && error.message.startsWith("shutdown hook")
-          ? error
-          : new Error(
-            `shutdown hook "${name}" failed: ${error instanceof Error ? error.message : String(error)}`,
-            { cause: error },
-          );
-        this.#errors.push(wrapped);
-        this.#log.error(wrapped.message);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    this.#cutHooks = undefined;
-  }
-
   /**
    * Registers cleanup to run after the drain (listener closed, in-flight work done or cut), in reverse
    * order of registration — close what was opened last first, like `defer`. A hook that throws or
@@ -527,23 +540,24 @@ export class Lifecycle extends EventTarget {
    * ```
    */
   onShutdown(fn: (reason: string) => unknown, options: { name?: string; timeout?: number } = {}): () => void {
-    if (typeof fn !== "function") throw new TypeError("graceful-serve: onShutdown() needs a function");
+    if (typeof fn !== "function") throw optionError(TypeError, "onShutdown() needs a function");
     if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        `graceful-serve: onShutdown() option "options" must be an object like { name, timeout }, got ${
+      throw optionError(
+        TypeError,
+        `onShutdown() option "options" must be an object like { name, timeout }, got ${
           options === null ? "null" : typeof options
         }`,
       );
     }
     if (options.name !== undefined && typeof options.name !== "string") {
-      throw new TypeError(`graceful-serve: onShutdown() option "name" must be a string, got ${typeof options.name}`);
+      throw optionError(TypeError, `onShutdown() option "name" must be a string, got ${typeof options.name}`);
     }
     const timeout = options.timeout === undefined
       ? DEFAULT_HOOK_TIMEOUT
       : checkMilliseconds("timeout", options.timeout);
     const hook = { fn, name: options.name ?? (fn.name || `hook ${this.#shutdownHooks.length + 1}`), timeout };
     this.#shutdownHooks.push(hook);
-    return () => void this.#shutdownHooks.splice(this.#shutdownHooks.indexOf(hook) >>> 0, 1);
+    return () => removeItem(this.#shutdownHooks, hook);
   }
 
   /**
@@ -551,9 +565,9 @@ export class Lifecycle extends EventTarget {
    * workers to stop). It counts as in-flight work: the shutdown waits for it, up to the deadline.
    */
   onDrain(fn: (reason: string) => unknown): () => void {
-    if (typeof fn !== "function") throw new TypeError("graceful-serve: onDrain() needs a function");
+    if (typeof fn !== "function") throw optionError(TypeError, "onDrain() needs a function");
     this.#drainHooks.push(fn);
-    return () => void this.#drainHooks.splice(this.#drainHooks.indexOf(fn) >>> 0, 1);
+    return () => removeItem(this.#drainHooks, fn);
   }
 
   #setState(state: LifecycleState): void {
@@ -570,10 +584,16 @@ export class Lifecycle extends EventTarget {
  * import { createLifecycle } from "graceful-serve";
  * // queue: a p-queue instance whose jobs should finish before the process exits
  * const lifecycle = createLifecycle({ deadline: 10_000 });
- * lifecycle.attach({ drain: () => queue.onIdle(), forceClose: () => queue.clear(), inFlight: () => queue.pending });
+ * lifecycle.drive({ drain: () => queue.onIdle(), forceClose: () => queue.clear(), inFlight: () => queue.pending });
  * const report = await lifecycle.shutdown({ reason: "SIGTERM" }); // { reason: "SIGTERM", graceful: true, ... }
  * ```
  */
 export function createLifecycle(options?: LifecycleOptions): Lifecycle {
   return new Lifecycle(options);
+}
+
+/** Removes `item` from `list` if it is there (an unregister function called twice removes nothing). */
+function removeItem<T>(list: T[], item: T): void {
+  const index = list.indexOf(item);
+  if (index !== -1) list.splice(index, 1);
 }

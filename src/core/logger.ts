@@ -3,6 +3,8 @@
  * @module
  */
 
+import { optionError } from "./errors.ts";
+
 /**
  * A logger: any object with these three methods, such as `console` or a pino instance.
  *
@@ -35,7 +37,7 @@ const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /**
  * Turns the `logger` option into a logger.
- * @throws {TypeError} when it is neither `false`, `undefined` nor an object with info/warn/error.
+ * @throws {TypeError} (`code: "ERR_GRACEFUL_OPTION"`) when it is neither `false`, `undefined` nor an object with info/warn/error.
  */
 export function resolveLogger(option: Logger | false | undefined): Logger {
   if (option === undefined || option === true as unknown) return stderrLogger;
@@ -44,7 +46,7 @@ export function resolveLogger(option: Logger | false | undefined): Logger {
     typeof option !== "object" || option === null || typeof option.info !== "function" ||
     typeof option.warn !== "function" || typeof option.error !== "function"
   ) {
-    throw new TypeError('graceful-serve: option "logger" must be false or an object with info, warn and error methods');
+    throw optionError(TypeError, 'option "logger" must be false or an object with info, warn and error methods');
   }
   return option;
 }

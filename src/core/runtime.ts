@@ -3,6 +3,8 @@
  * @module
  */
 
+import { gracefulError } from "./errors.ts";
+
 /**
  * A JavaScript runtime graceful-serve has an adapter for.
  *
@@ -15,9 +17,23 @@
 export type RuntimeName = "node" | "deno" | "bun";
 
 /**
- * Detects the current runtime. Bun and Deno both define `process.versions.node`, so they are
- * checked first.
- * @throws {Error} when none of Node.js, Deno or Bun is recognised.
+ * The runtime this process runs on, asked once when graceful-serve loads (issue 14: mod.ts,
+ * server.ts, attach.ts and graceful.ts each asked again); `undefined` where none is recognised
+ * (an edge runtime, a browser). Bun and Deno both define `process.versions.node`, so they are
+ * checked first. A runtime does not change under a running process.
+ * @internal
+ */
+export const currentRuntime: RuntimeName | undefined = (() => {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
+  if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
+  if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
+  if (typeof g.process?.versions?.node === "string") return "node";
+  return undefined;
+})();
+
+/**
+ * The current runtime (see {@link currentRuntime}).
+ * @throws {Error} (`code: "ERR_GRACEFUL_RUNTIME"`) when none of Node.js, Deno or Bun is recognised.
  *
  * @example
  * ```ts
@@ -26,11 +42,10 @@ export type RuntimeName = "node" | "deno" | "bun";
  * ```
  */
 export function detectRuntime(): RuntimeName {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
-  if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
-  if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
-  if (typeof g.process?.versions?.node === "string") return "node";
-  throw new Error(
-    "graceful-serve: unsupported runtime (expected Node.js, Deno or Bun); use createLifecycle() directly",
+  if (currentRuntime !== undefined) return currentRuntime;
+  throw gracefulError(
+    Error,
+    "ERR_GRACEFUL_RUNTIME",
+    "unsupported runtime (expected Node.js, Deno or Bun); use createLifecycle() directly",
   );
 }

@@ -12,15 +12,17 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { MAX_TIMER_MS } from "../core/lifecycle.ts";
-import { checkPidFile, type Handoff, HANDOFF_ENV, parseReady, removePidFile, writePidFile } from "./restart.ts";
+import { gracefulError, type GracefulErrorCode } from "../core/errors.ts";
+import { MAX_TIMER_MS } from "../core/validate.ts";
+import { DRAIN_LINE, type Handoff, readFirstLine } from "./handoff.ts";
+import { checkPidFile, removePidFile, writePidFile } from "./pidfile.ts";
+import { type Exit, type Readiness, Successor } from "./successor.ts";
 
 /** Parsed `graceful-serve run` arguments. */
 export interface SupervisorOptions {
@@ -77,15 +79,20 @@ const HEALTHY_MS = 10_000;
 const BACKOFF_START = 500;
 const BACKOFF_MAX = 30_000;
 
+/** The supervisor's errors: core/errors.ts's style, with the command's own prefix. */
+function runError(code: GracefulErrorCode, message: string, Kind: typeof Error = Error): Error {
+  return gracefulError(Kind, code, `graceful-serve run: ${message}`);
+}
+
 function fail(message: string, Kind: typeof TypeError | typeof RangeError = TypeError): never {
-  throw new Kind(`graceful-serve run: ${message}\n(see graceful-serve run --help)`);
+  throw runError("ERR_GRACEFUL_OPTION", `${message}\n(see graceful-serve run --help)`, Kind);
 }
 
 /**
  * Parses `run` arguments (everything after `run`) with `node:util` `parseArgs`; returns
  * `{ help: true }` for `--help`.
  * @throws {TypeError} on unknown flags, a missing value or a missing command, naming the flag.
- * @throws {RangeError} on an out-of-range value, naming the flag.
+ * @throws {RangeError} on an out-of-range value, naming the flag. Both with `code: "ERR_GRACEFUL_OPTION"`.
  */
 export function parseRunArgs(argv: readonly string[]): SupervisorOptions | { help: true } {
   const split = argv.indexOf("--");
@@ -143,29 +150,13 @@ export function parseRunArgs(argv: readonly string[]): SupervisorOptions | { hel
   return { port: Number(port), hostname, timeout, pidFile, handoff, command };
 }
 
-/** Whether `ancestor` is `pid` or one of its ancestors (Linux /proc; elsewhere only equality). */
-function descendsFrom(pid: number, ancestor: number): boolean {
-  let current = pid;
-  for (let depth = 0; depth < 16 && current > 1; depth++) {
-    if (current === ancestor) return true;
-    try {
-      const stat = fs.readFileSync(`/proc/${current}/stat`, "utf8");
-      current = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {
-      return false;
-    }
-  }
-  return false;
-}
+/** A worker is a successor started with its own process group (see successor.ts). */
+type Worker = Successor;
 
-interface Worker {
-  child: ChildProcess;
-  /** The serving process: the child itself, or its descendant behind a wrapper (`sh -c`, `npm start`). */
-  serverPid: number | undefined;
-  /** The worker's end of the readiness connection; "drain\n" on it means "you were replaced". */
-  channel: net.Socket | undefined;
-  /** Resolves with the exit code once the child has exited and the server behind it is gone. */
-  exited: Promise<number>;
+/** A worker's exit as a process exit code: its own, 128 + the signal's number, or 127 when it never started. */
+function exitCode(exit: Exit): number {
+  if ("error" in exit) return 127;
+  return exit.code ?? (exit.signal ? 128 + (os.constants.signals[exit.signal] ?? 0) : 1);
 }
 
 /**
@@ -178,7 +169,10 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     _createServerHandle?: (address: string, port: number, addressType: number) => unknown;
   })._createServerHandle;
   if (typeof createHandle !== "function") {
-    throw new Error("graceful-serve run needs Node.js (net._createServerHandle); run the supervisor with node");
+    throw runError(
+      "ERR_GRACEFUL_RUNTIME",
+      "needs Node.js (net._createServerHandle); run the supervisor with node",
+    );
   }
   if (options.pidFile) checkPidFile(options.pidFile, "--pid-file");
   const program = path.basename(options.command[0]!);
@@ -191,10 +185,9 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     | number
     | { close(): void; getsockname(out: object): void };
   if (typeof handle === "number") {
-    throw new Error(
-      `graceful-serve run: cannot bind ${options.hostname}:${options.port} (${
-        handle === -98 ? "EADDRINUSE" : `errno ${handle}`
-      })`,
+    throw runError(
+      "ERR_GRACEFUL_LISTEN",
+      `cannot bind ${options.hostname}:${options.port} (${handle === -98 ? "EADDRINUSE" : `errno ${handle}`})`,
     );
   }
   const address: { port?: number } = {};
@@ -218,19 +211,12 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   // user can enter, and keep the connection open as the channel that tells them to drain.
   const readyDir = fs.mkdtempSync(path.join(os.tmpdir(), "graceful-serve-"));
   const readyPath = path.join(readyDir, "ready.sock");
-  let onReadyLine: ((socket: net.Socket, line: string) => void) | undefined;
   const readyServer = net.createServer((socket) => {
-    let input = "";
     socket.on("error", () => {});
-    const onData = (chunk: Buffer) => {
-      input += String(chunk);
-      const end = input.indexOf("\n");
-      if (end === -1) return;
-      socket.off("data", onData);
-      if (onReadyLine) onReadyLine(socket, input.slice(0, end));
-      else socket.destroy();
-    };
-    socket.on("data", onData);
+    // Only the worker being started may speak; any other line closes its connection.
+    readFirstLine(socket, (line) => {
+      if (!starting?.offer(socket, line)) socket.destroy();
+    });
   });
   readyServer.listen(readyPath);
   readyServer.unref();
@@ -244,85 +230,20 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
   let respawnTimer: ReturnType<typeof setTimeout> | undefined;
   let healthyTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /**
-   * Signals the server itself once it said ready (a wrapper then exits with its code); before that,
-   * the worker's process group, which reaches a server behind a wrapper that forwards nothing (sh -c).
-   */
-  const signal = (worker: Worker, name: NodeJS.Signals) => {
-    try {
-      if (worker.serverPid !== undefined && name !== "SIGKILL") process.kill(worker.serverPid, name);
-      else process.kill(-worker.child.pid!, name);
-    } catch {
-      try {
-        worker.child.kill(name);
-      } catch {
-        // already gone
-      }
-    }
-  };
-
   const start = (): Worker => {
-    const handoff: Handoff = mode === "fd"
-      ? { mode, fd: 3, port, hostname: options.hostname, readyPath, ppid: process.pid }
-      : { mode, port, hostname: options.hostname, readyPath, ppid: process.pid };
-    const [command, ...args] = options.command;
-    // Its own process group, so a stop reaches a server behind a wrapper that forwards nothing (sh -c).
-    const child = spawn(command!, args, {
-      stdio: ["inherit", "inherit", "inherit", mode === "fd" ? (handle as unknown as "ignore") : "ignore"],
-      env: { ...process.env, [HANDOFF_ENV]: JSON.stringify(handoff) },
+    const handoff: Handoff = { mode, port, hostname: options.hostname, readyPath };
+    const worker = new Successor({
+      command: options.command,
+      handoff,
+      socket: mode === "fd" ? handle : undefined,
       detached: true,
     });
-    const worker: Worker = { child, serverPid: undefined, channel: undefined, exited: undefined! };
-    const childExit = new Promise<number>((resolve) => {
-      child.once("exit", (code, sig) => resolve(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : 1)));
-      child.once("error", (error) => {
-        log(`could not start ${options.command[0]}: ${error.message}`);
-        resolve(127);
-      });
+    worker.exit.then((exit) => {
+      if ("error" in exit) log(`could not start ${options.command[0]}: ${exit.error.message}`);
     });
-    // Gone means the child exited and (if it said ready) the server's channel closed: a wrapper may
-    // exit before the server behind it has finished draining.
-    worker.exited = childExit.then((code) =>
-      worker.channel === undefined || worker.channel.destroyed ? code : new Promise<number>((resolve) => {
-        worker.channel!.once("close", () => resolve(code));
-      })
-    );
     live.add(worker);
-    worker.exited.then(() => live.delete(worker));
+    worker.gone.then(() => live.delete(worker));
     return worker;
-  };
-
-  type Readiness = { ok: true } | { ok: false; why: string; boundPort?: number };
-  const waitReady = (worker: Worker): Promise<Readiness> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return new Promise<Readiness>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, why: `not ready within ${options.timeout} ms` }), options.timeout);
-      worker.exited.then((code) => resolve({ ok: false, why: `exited with code ${code} before it was ready` }));
-      onReadyLine = (socket, line) => {
-        const ready = parseReady(line);
-        if (!ready || !(ready.pid === worker.child.pid || descendsFrom(ready.pid, worker.child.pid!))) {
-          socket.destroy(); // not the worker being started
-          return;
-        }
-        worker.serverPid = ready.pid;
-        worker.channel = socket;
-        socket.on("close", () => {});
-        // Readiness must prove the worker serves this address (issue 13, defect 9).
-        const served = ready.served;
-        if (served && mode === "fd" && served.mode !== "fd") {
-          resolve({
-            ok: false,
-            why: `bound port ${served.port} itself instead of taking fd 3`,
-            boundPort: served.port,
-          });
-        } else if (served && mode === "reuseport" && served.port !== port) {
-          resolve({ ok: false, why: `serves port ${served.port}, not ${port}`, boundPort: served.port });
-        } else resolve({ ok: true });
-      };
-    }).finally(() => {
-      clearTimeout(timer);
-      onReadyLine = undefined;
-    });
   };
 
   const scheduleRespawn = (why: string) => {
@@ -345,7 +266,7 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     const worker = start();
     starting = worker;
     log(`${why}: started worker ${worker.child.pid}`);
-    const readiness = await waitReady(worker);
+    const readiness: Readiness = await worker.ready(options.timeout);
     starting = undefined;
     if (stopping) {
       // Told to stop while it started (stop() signalled it); finish() waits for it.
@@ -357,8 +278,8 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
           current ? `still serving with ${current.child.pid}` : "no worker serving"
         }`,
       );
-      signal(worker, "SIGKILL");
-      await worker.exited;
+      worker.signal("SIGKILL");
+      await worker.gone;
       if (stopping) return false;
       if (readiness.boundPort !== undefined && options.handoff === "auto" && mode === "fd" && !current) {
         // A Deno or Bun server behind a wrapper: it cannot take the socket, so workers bind the port.
@@ -372,8 +293,9 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
     }
     const previous = current;
     current = worker;
-    worker.exited.then((code) => {
+    worker.gone.then((exit) => {
       if (current !== worker || stopping) return;
+      const code = exitCode(exit);
       current = undefined;
       clearTimeout(healthyTimer);
       scheduleRespawn(`worker ${worker.child.pid} exited unexpectedly (code ${code})`);
@@ -393,8 +315,8 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
 
   /** The old worker drains as a restart (its address is still served); SIGTERM for an older worker. */
   const drainReplaced = (worker: Worker) => {
-    if (worker.channel && !worker.channel.destroyed) worker.channel.write("drain\n");
-    else signal(worker, "SIGTERM");
+    if (worker.channel && !worker.channel.destroyed) worker.channel.write(DRAIN_LINE);
+    else worker.signal("SIGTERM");
   };
 
   return new Promise<number>((resolve, reject) => {
@@ -426,13 +348,13 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       // The serving and the starting worker drain; one replaced earlier is draining already. A second
       // signal hammers them all; a worker still starting is not waited for.
       for (const worker of targets) {
-        if (!first) signal(worker, "SIGUSR2");
-        else if (worker === current || worker === starting) signal(worker, "SIGTERM");
+        if (!first) worker.signal("SIGUSR2");
+        else if (worker === current || worker === starting) worker.signal("SIGTERM");
       }
       if (!first) return;
       const serving = current ?? starting;
-      Promise.all(targets.map((w) => w.exited)).then(async () => {
-        const code = serving ? await serving.exited : 1;
+      Promise.all(targets.map((w) => w.gone)).then(async () => {
+        const code = serving ? exitCode(await serving.gone) : 1;
         finish(code === 0 ? 0 : 1);
       });
     };
@@ -440,14 +362,14 @@ export function runSupervisor(options: SupervisorOptions): Promise<number> {
       ["SIGTERM", stop("SIGTERM")],
       ["SIGINT", stop("SIGINT")],
       ["SIGHUP", () => void replace("SIGHUP")],
-      ["SIGUSR2", () => current && signal(current, "SIGUSR2")],
+      ["SIGUSR2", () => current?.signal("SIGUSR2")],
     ];
     // Never removed: until the process exits, a signal storm must meet a handler, not default death.
     for (const [name, handler] of handlers) process.on(name, handler);
     replace("start").then((ok) => {
       if (!ok && !current && !stopping) {
         finish(1);
-        reject(new Error("graceful-serve run: the first worker never became ready"));
+        reject(runError("ERR_GRACEFUL_RESTART", "the first worker never became ready"));
       }
     });
   });

@@ -3,9 +3,12 @@
  * @module
  */
 
-import { checkMilliseconds, type Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
-import { resolveLogger } from "../core/logger.ts";
-import { type Handoff, type ResolvedRestart, resolveRestart, type RestartOptions } from "../restart/restart.ts";
+import { optionError } from "../core/errors.ts";
+import type { Lifecycle, LifecycleOptions } from "../core/lifecycle.ts";
+import type { Logger } from "../core/logger.ts";
+import { checkBoolean, checkMilliseconds, markChecked, resolveLifecycleOptions } from "../core/validate.ts";
+import type { Handoff } from "../restart/handoff.ts";
+import { type ResolvedRestart, resolveRestart, type RestartOptions } from "../restart/restart.ts";
 
 /**
  * Where a request came from, when the runtime knows.
@@ -116,6 +119,9 @@ export interface ServeOptions extends LifecycleOptions {
 
 /** Options after validation, with defaults filled in. */
 export interface ResolvedServeOptions extends ServeOptions {
+  deadline: number;
+  drainDelay: number;
+  logger: Logger;
   port: number;
   hostname: string;
   signals: boolean;
@@ -133,56 +139,50 @@ export const DEFAULT_HOSTNAME = "0.0.0.0";
 /** Default grace for accepted connections that have not sent a request yet. */
 export const DEFAULT_CONNECTION_GRACE = 1_000;
 
-function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") {
-    throw new TypeError(`graceful-serve: option "${name}" must be a boolean, got ${typeof value}`);
-  }
-  return value;
-}
-
 /**
  * Validates `serve()` options synchronously, before anything listens.
- * @throws {TypeError} for a missing or wrongly typed option. @throws {RangeError} for an out-of-range value.
+ * @throws {TypeError} for a missing or wrongly typed option. @throws {RangeError} for an out-of-range
+ * value. Both name the option and carry `code: "ERR_GRACEFUL_OPTION"` (core/errors.ts).
  */
 export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError('graceful-serve: serve() needs an options object with a "fetch" handler');
+    throw optionError(TypeError, 'serve() needs an options object with a "fetch" handler');
   }
   if (typeof options.fetch !== "function") {
-    throw new TypeError(
-      `graceful-serve: option "fetch" must be a function (request, info) => Response, got ${typeof options.fetch}`,
+    throw optionError(
+      TypeError,
+      `option "fetch" must be a function (request, info) => Response, got ${typeof options.fetch}`,
     );
   }
   const port = options.port ?? DEFAULT_PORT;
-  if (typeof port !== "number") {
-    throw new TypeError(`graceful-serve: option "port" must be a number, got ${typeof port}`);
-  }
+  if (typeof port !== "number") throw optionError(TypeError, `option "port" must be a number, got ${typeof port}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`graceful-serve: option "port" must be an integer from 0 to 65535, got ${port}`);
+    throw optionError(RangeError, `option "port" must be an integer from 0 to 65535, got ${port}`);
   }
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   if (typeof hostname !== "string" || hostname === "") {
-    throw new TypeError('graceful-serve: option "hostname" must be a non-empty string');
+    throw optionError(TypeError, 'option "hostname" must be a non-empty string');
   }
-  if (options.deadline !== undefined) checkMilliseconds("deadline", options.deadline);
   const connectionGrace = options.connectionGrace === undefined
     ? DEFAULT_CONNECTION_GRACE
     : checkMilliseconds("connectionGrace", options.connectionGrace);
   if (
     options.healthPath !== undefined && (typeof options.healthPath !== "string" || !options.healthPath.startsWith("/"))
   ) {
-    throw new TypeError('graceful-serve: option "healthPath" must be a path starting with "/", e.g. "/healthz"');
+    throw optionError(TypeError, 'option "healthPath" must be a path starting with "/", e.g. "/healthz"');
   }
   if (options.websocket !== undefined && (typeof options.websocket !== "object" || options.websocket === null)) {
-    throw new TypeError('graceful-serve: option "websocket" must be an object of Bun websocket handlers');
+    throw optionError(TypeError, 'option "websocket" must be an object of Bun websocket handlers');
   }
   if (options.onError !== undefined && typeof options.onError !== "function") {
-    throw new TypeError('graceful-serve: option "onError" must be a function');
+    throw optionError(TypeError, 'option "onError" must be a function');
   }
-  resolveLogger(options.logger);
-  return {
+  // deadline, drainDelay and logger are the lifecycle's: checked there, once (the Server's
+  // Lifecycle takes the marked result without checking again).
+  const lifecycle = resolveLifecycleOptions(options);
+  return markChecked({
     ...options,
+    ...lifecycle,
     port,
     hostname,
     connectionGrace,
@@ -190,7 +190,7 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     inherited: undefined,
     signals: checkBoolean("signals", options.signals, true),
     exit: checkBoolean("exit", options.exit, true),
-  };
+  });
 }
 
 /** A URL a client on this machine can use: wildcard binds become loopback. */

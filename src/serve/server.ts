@@ -6,21 +6,14 @@
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
 import { type ResolvedServeOptions, resolveServeOptions, type ServeOptions, serverUrl } from "./options.ts";
-import {
-  type Handoff,
-  notifyReady,
-  ownCommand,
-  removePidFile,
-  type RestartResult,
-  type Served,
-  startSuccessor,
-  takeInheritedSocket,
-  writePidFile,
-} from "../restart/restart.ts";
+import type { Handoff, Served } from "../restart/handoff.ts";
+import { notifyReady, takeInheritedSocket } from "../restart/inherit.ts";
+import { removePidFile, writePidFile } from "../restart/pidfile.ts";
+import { type RestartResult, startSuccessor } from "../restart/restart.ts";
+import { ownCommand } from "../restart/successor.ts";
 import { exitCodeFor, installSignalHandlers, type SignalPlatform } from "../core/signals.ts";
-import { resolveLogger } from "../core/logger.ts";
-import { detectRuntime, type RuntimeName } from "../core/runtime.ts";
-import type { ChildProcess } from "node:child_process";
+import { gracefulError } from "../core/errors.ts";
+import { currentRuntime } from "../core/runtime.ts";
 
 /**
  * Where the server ended up listening.
@@ -110,7 +103,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
 
   /** @internal Connects the adapter's transport; called by `serve()`. */
   bind(transport: Transport): void {
-    this.attach(transport);
+    this.drive(transport);
     this.#transport = transport;
     const pidFile = this.#options.restart?.pidFile;
     const fail = (what: string, error: unknown): never => {
@@ -139,7 +132,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
           }
         }
         if (inherited) {
-          const served: Served = inherited.mode === "fd" && runtimeName() === "node"
+          const served: Served = inherited.mode === "fd" && currentRuntime === "node"
             ? { mode: "fd", port: address.port }
             : { mode: "port", port: address.port };
           notifyReady(inherited, served, {
@@ -179,7 +172,7 @@ export class Server extends Lifecycle implements AsyncDisposable {
 
   /** Resolves with this server once it is listening; rejects when it could not bind. */
   ready(): Promise<this> {
-    if (!this.#ready) throw new Error("graceful-serve: server has no transport");
+    if (!this.#ready) throw gracefulError(Error, "ERR_GRACEFUL_STATE", "server has no transport");
     return this.#ready;
   }
 
@@ -219,7 +212,9 @@ export class Server extends Lifecycle implements AsyncDisposable {
   restart(): Promise<RestartResult> {
     const options = this.#options.restart;
     if (!options) {
-      return Promise.reject(new Error("graceful-serve: restart is not enabled; pass serve({ restart: true })"));
+      return Promise.reject(
+        gracefulError(Error, "ERR_GRACEFUL_STATE", "restart is not enabled; pass serve({ restart: true })"),
+      );
     }
     if (this.#restarting) {
       this.logger.warn("restart already in progress; ignored");
@@ -242,43 +237,18 @@ export class Server extends Lifecycle implements AsyncDisposable {
       return Promise.resolve(result);
     }
     this.logger.info(`restart: starting successor (${handoff.mode === "fd" ? "socket passed as fd 3" : "reusePort"})`);
-    // A shutdown for any other reason (SIGTERM) while the successor starts must not leave it behind:
-    // it is told to drain, this process waits for it to be gone, and a hammer or the deadline kills it.
-    const abort = new AbortController();
-    let successor: ChildProcess | undefined;
-    const onState = () => {
-      if (this.state !== "draining" || this.reason === "restart") return;
-      this.removeEventListener("statechange", onState);
-      if (successor === undefined) return;
-      const child = successor;
-      const gone = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once("exit", () => resolve());
-      }).then(() => {
-        // Killed before it could clean up, it may still be named in the PID file.
-        if (options.pidFile && child.pid !== undefined) removePidFile(options.pidFile, child.pid);
-      });
-      this.logger.warn(`${this.reason} during a restart: stopping successor ${child.pid}`);
-      this.waitUntil(gone);
-      this.addEventListener("forced", () => child.kill("SIGKILL"), { once: true });
-      abort.abort();
-    };
-    this.addEventListener("statechange", onState);
-    const run = startSuccessor({
+    const run = startSuccessor(this, {
       command,
       socket,
       handoff,
       timeout: options.timeout,
-      logger: this.logger,
-      signal: abort.signal,
-      onSpawn: (child) => (successor = child),
+      pidFile: options.pidFile,
     }).then(
       (result) => {
-        this.removeEventListener("statechange", onState);
         this.#restarting = undefined;
         this.dispatchEvent(new RestartEvent(result));
         if (!result.ok) {
-          this.logger.warn(`restart failed: ${result.error}${abort.signal.aborted ? "" : "; still serving"}`);
+          this.logger.warn(`restart failed: ${result.error}${this.state === "serving" ? "; still serving" : ""}`);
           return result;
         }
         this.logger.info(`restart: successor pid ${result.pid} is ready; draining`);
@@ -314,8 +284,8 @@ export function createServer(
 ): Server {
   const resolved = resolveServeOptions(options);
   check?.(resolved);
-  const runtime = runtimeName();
-  const log = resolveLogger(resolved.logger);
+  const runtime = currentRuntime;
+  const log = resolved.logger;
   if (resolved.websocket !== undefined && runtime !== "bun" && runtime !== undefined) {
     // Issue 13, defect 13: silently ignoring it would leave every upgrade unanswered.
     log.warn(
@@ -343,13 +313,4 @@ export function createServer(
     installSignalHandlers(server, signals, { exit: resolved.exit, extra });
   }
   return server;
-}
-
-/** The runtime, or `undefined` where none is recognised (an edge runtime). */
-function runtimeName(): RuntimeName | undefined {
-  try {
-    return detectRuntime();
-  } catch {
-    return undefined;
-  }
 }
