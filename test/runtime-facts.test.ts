@@ -8,13 +8,14 @@
 // Test names start with an ID (N1, D3, B2, S1...) that docs/runtimes.md cites; run one with
 // `node runtimes/test-all.mjs runtime-facts -t "D3:"`.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
 import { runtime } from "./_helpers/fixture.ts";
-import { readJsonLines } from "./_helpers/json-lines.ts";
+import { follow, type Proc } from "./_helpers/procs.ts";
+import type { Exit, FixtureEvent as Event } from "./_helpers/runtime.ts";
 import { RawConnection } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
@@ -24,24 +25,7 @@ const FACTS = fileURLToPath(new URL("../runtimes/fixtures/facts/", import.meta.u
 const g = globalThis as { Deno?: { execPath(): string } };
 const nodeMajor = runtime === "node" ? Number(process.versions.node.split(".")[0]) : 0;
 
-// ---------- child processes speaking JSON lines ----------
-interface Event {
-  event: string;
-  [key: string]: unknown;
-}
-interface Exit {
-  code: number | null;
-  signal: string | null;
-}
-interface Proc {
-  child: ChildProcess;
-  events: Event[];
-  waitFor(name: string, where?: (e: Event) => boolean): Promise<Event>;
-  send(command: Record<string, unknown>): void;
-  exited: Promise<Exit>;
-  stderr(): string;
-}
-
+// ---------- child processes speaking JSON lines (the one spawner, _helpers/procs.ts) ----------
 const procs: Proc[] = [];
 afterEach(async () => {
   const list = procs.splice(0);
@@ -58,44 +42,7 @@ afterEach(async () => {
 });
 
 function spawnJson(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  const events: Event[] = [];
-  let waiters: Array<() => void> = [];
-  let stderr = "";
-  let gone = false;
-  const wake = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  };
-  child.stdin!.on("error", () => {}); // EPIPE once the child is gone
-  child.stderr!.on("data", (d) => (stderr += d));
-  readJsonLines(child.stdout!, (e) => events.push(e as Event), wake);
-  const exited = new Promise<Exit>((resolve) =>
-    child.once("exit", (code, signal) => {
-      gone = true;
-      resolve({ code, signal });
-      wake();
-    })
-  );
-  const waitFor = (name: string, where: (e: Event) => boolean = () => true) =>
-    new Promise<Event>((resolve, reject) => {
-      const check = () => {
-        const found = events.find((e) => e.event === name && where(e));
-        if (found) return resolve(found);
-        if (gone) return reject(new Error(`${args.join(" ")} exited before "${name}"; stderr:\n${stderr}`));
-        waiters.push(check);
-      };
-      check();
-    });
-  const proc: Proc = {
-    child,
-    events,
-    waitFor,
-    exited,
-    stderr: () => stderr,
-    send: (command) => void child.stdin!.write(JSON.stringify(command) + "\n"),
-  };
+  const proc = follow(cmd, args, {}, "pipe");
   procs.push(proc);
   return proc;
 }
