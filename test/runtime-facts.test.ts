@@ -53,6 +53,25 @@ function onThisRuntime(script: string, args: string[] = [], denoFlags = ["-A"]):
   return spawnJson(process.execPath, [join(FACTS, script), ...args]);
 }
 
+/** Starts a facts fixture on this runtime and waits for its "ready" event (the port it listens on). */
+async function started(script: string): Promise<{ p: Proc; port: number }> {
+  const p = onThisRuntime(script);
+  const { port } = await p.waitFor("ready");
+  return { p, port: port as number };
+}
+
+/** A request whose handler never answers (its "handling" seen) and a never-ending stream (bytes seen). */
+async function hangAndStream(p: Proc, port: number) {
+  const hang = await RawConnection.open(port);
+  hang.send("/hang");
+  await p.waitFor("handling");
+  const stream = await RawConnection.open(port);
+  stream.send("/stream");
+  const streamed = stream.response();
+  await moreBytes(stream, 1);
+  return { hang, stream, streamed };
+}
+
 /** A real Node binary (not Bun's `node` shim), for facts that need a Node parent process. */
 let nodeBinary: string | undefined;
 function findNode(): string {
@@ -154,8 +173,7 @@ describe.skipIf(runtime !== "node")("node:http (Node 20 and 24)", () => {
   it(
     "N2: a connection accepted but silent is not idle: close() leaves it open and a request on it is served",
     async () => {
-      const p = onThisRuntime("node-http.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("node-http.mjs");
       const silent = await RawConnection.open(port);
       await p.waitFor("connection");
       p.send({ cmd: "close" }); // close() also runs closeIdleConnections() on Node >= 19
@@ -176,8 +194,7 @@ describe.skipIf(runtime !== "node")("node:http (Node 20 and 24)", () => {
   );
 
   it("N3: closeIdleConnections() leaves a silent connection open too", async () => {
-    const p = onThisRuntime("node-http.mjs");
-    const { port } = (await p.waitFor("ready")) as Event & { port: number };
+    const { p, port } = await started("node-http.mjs");
     const silent = await RawConnection.open(port);
     await p.waitFor("connection");
     p.send({ cmd: "closeIdle" });
@@ -188,8 +205,7 @@ describe.skipIf(runtime !== "node")("node:http (Node 20 and 24)", () => {
   }, T);
 
   it("N4: closeAllConnections() after close() cuts a hanging request, and then close() calls back", async () => {
-    const p = onThisRuntime("node-http.mjs");
-    const { port } = (await p.waitFor("ready")) as Event & { port: number };
+    const { p, port } = await started("node-http.mjs");
     const conn = await RawConnection.open(port);
     conn.send("/hang");
     await p.waitFor("handling");
@@ -275,8 +291,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D1: shutdown() does not resolve while a streaming body is open, and resolves once the handler ends the stream",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/stream");
       const response = conn.response();
@@ -298,8 +313,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   );
 
   it("D2: aborting the serve signal after shutdown() is an uncaught BadResource that kills the process", async () => {
-    const p = onThisRuntime("deno-serve.mjs");
-    const { port } = (await p.waitFor("ready")) as Event & { port: number };
+    const { p, port } = await started("deno-serve.mjs");
     const conn = await RawConnection.open(port);
     conn.send("/stream");
     const response = conn.response();
@@ -316,8 +330,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D3: that BadResource reaches a global 'error' listener; preventDefault() keeps the process and the open stream alive",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       p.send({ cmd: "catch-errors" });
       await p.waitFor("catching");
       const conn = await RawConnection.open(port);
@@ -343,15 +356,8 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D4: after shutdown() the handler side can still end work: a late 503 for a hanging request is sent, an errored stream is cut, then shutdown() resolves",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
-      const hang = await RawConnection.open(port);
-      hang.send("/hang");
-      await p.waitFor("handling");
-      const stream = await RawConnection.open(port);
-      stream.send("/stream");
-      const streamed = stream.response();
-      await moreBytes(stream, 1);
+      const { p, port } = await started("deno-serve.mjs");
+      const { hang, stream, streamed } = await hangAndStream(p, port);
       p.send({ cmd: "shutdown" });
       await p.waitFor("shutdown-called");
       p.send({ cmd: "answer-hanging" });
@@ -371,8 +377,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D5: a request in flight during shutdown() is answered without a connection: close header, then the socket is closed",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/slow?ms=300");
       await p.waitFor("handling");
@@ -391,8 +396,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D6: a connection: close header set by the handler is sent, but Deno keeps the socket open and serves the next request on it",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { port } = await started("deno-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/close-header");
       const r = await conn.response();
@@ -410,8 +414,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D7: shutdown() closes a connection that was accepted but has not sent its request; a late request gets no response",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       const silent = await acceptedSilentConnection(port);
       p.send({ cmd: "shutdown" });
       await p.waitFor("shutdown-called");
@@ -464,8 +467,7 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B1: stop() lets the in-flight request finish without a Connection: close header, closes the socket after it, and resolves when it is done",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("bun-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/slow?ms=300");
       await p.waitFor("handling");
@@ -487,8 +489,7 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B2: a connection accepted before stop() that sends nothing is closed neither by stop() nor by stop(true); a request on it then gets no response",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("bun-serve.mjs");
       const silent = await acceptedSilentConnection(port);
       p.send({ cmd: "stop" });
       await p.waitFor("stop-resolved");
@@ -512,8 +513,7 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B3: an idle keep-alive connection is closed by stop(); stop() resolves before the client sees the close",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("bun-serve.mjs");
       // Over the wire: the idle socket is closed cleanly.
       const conn = await RawConnection.open(port);
       conn.send("/x");
@@ -534,15 +534,8 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B4: stop(true) after stop() cuts a hanging request and a never-ending stream; both promises resolve",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
-      const hang = await RawConnection.open(port);
-      hang.send("/hang");
-      await p.waitFor("handling");
-      const stream = await RawConnection.open(port);
-      stream.send("/stream");
-      const streamed = stream.response();
-      await moreBytes(stream, 1);
+      const { p, port } = await started("bun-serve.mjs");
+      const { hang, stream, streamed } = await hangAndStream(p, port);
       p.send({ cmd: "stop" });
       const called = await p.waitFor("stop-called");
       assert.equal(called.pendingRequests, 2);

@@ -7,7 +7,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { readJsonLines } from "./json-lines.ts";
+import { readJsonLines, readLines } from "./json-lines.ts";
 import { entry, type Exit, type FixtureEvent, nodeBin, root, runtimeCommand } from "./runtime.ts";
 
 export { nodeBin, root };
@@ -87,9 +87,13 @@ export interface Proc {
   waitFor(name: string, where?: (e: FixtureEvent) => boolean): Promise<FixtureEvent>;
   /** Resolves once stderr (so far or later) matches `pattern`. */
   waitForStderr(pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves once stdout's complete lines (so far or later) match `pattern`. */
+  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
   /** Resolves with `check()`'s first defined result, re-checked on every stdout or stderr chunk. */
   waitUntil<T>(check: () => T | undefined, what: string): Promise<T>;
   stderr(): string;
+  /** stdout's complete lines so far (JSON or not), each with its "\n". */
+  stdout(): string;
   exited: Promise<Exit>;
   /** Every process holding the stdout pipe (successors, workers) is gone. */
   allGone: Promise<void>;
@@ -131,12 +135,14 @@ export function follow(
   const events: FixtureEvent[] = [];
   let waiters: Array<() => void> = [];
   let stderr = "";
+  let stdout = "";
   let gone = false;
   const wake = () => {
     const w = waiters;
     waiters = [];
     for (const f of w) f();
   };
+  readLines(child.stdout!, (line) => (stdout += line + "\n")); // before readJsonLines: its onChunk wakes
   child.stdin?.on("error", () => {}); // EPIPE once the child is gone
   child.stderr!.on("data", (d) => {
     stderr += d;
@@ -167,8 +173,10 @@ export function follow(
     waitFor: (name, where = () => true) =>
       waitUntil(() => events.find((e) => e.event === name && where(e)), `event "${name}"`),
     waitForStderr: (pattern) => waitUntil(() => stderr.match(pattern) ?? undefined, `stderr matched ${pattern}`),
+    waitForStdout: (pattern) => waitUntil(() => stdout.match(pattern) ?? undefined, `stdout matched ${pattern}`),
     waitUntil,
     stderr: () => stderr,
+    stdout: () => stdout,
     exited,
     allGone,
     signal: (name) => void process.kill(child.pid!, name),
