@@ -8,7 +8,7 @@ import { follow, freePort, type Proc } from "./_helpers/procs.ts";
 import { RawConnection, request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
-const script = fileURLToPath(new URL("../runtimes/fixtures/edge.mjs", import.meta.url));
+const script = fileURLToPath(new URL("../runtimes/fixtures/graceful.mjs", import.meta.url));
 let proc: Proc | undefined;
 afterEach(() => {
   proc?.cleanup();
