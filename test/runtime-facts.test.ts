@@ -72,6 +72,18 @@ async function hangAndStream(p: Proc, port: number) {
   return { hang, stream, streamed };
 }
 
+/** Deno: a stream open (its first chunk sent), then shutdown(), then the serve signal aborted (D2, D3). */
+async function abortAfterShutdown(p: Proc, port: number) {
+  const conn = await RawConnection.open(port);
+  conn.send("/stream");
+  const response = conn.response();
+  await p.waitFor("streaming");
+  p.send({ cmd: "shutdown" });
+  await p.waitFor("shutdown-called");
+  p.send({ cmd: "abort" });
+  return { conn, response };
+}
+
 /** A real Node binary (not Bun's `node` shim), for facts that need a Node parent process. */
 let nodeBinary: string | undefined;
 function findNode(): string {
@@ -314,13 +326,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
 
   it("D2: aborting the serve signal after shutdown() is an uncaught BadResource that kills the process", async () => {
     const { p, port } = await started("deno-serve.mjs");
-    const conn = await RawConnection.open(port);
-    conn.send("/stream");
-    const response = conn.response();
-    await p.waitFor("streaming");
-    p.send({ cmd: "shutdown" });
-    await p.waitFor("shutdown-called");
-    p.send({ cmd: "abort" });
+    const { response } = await abortAfterShutdown(p, port);
     const exit = await p.exited;
     assert.deepEqual(exit, { code: 1, signal: null });
     assert.match(p.stderr(), /Uncaught BadResource/);
@@ -333,13 +339,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
       const { p, port } = await started("deno-serve.mjs");
       p.send({ cmd: "catch-errors" });
       await p.waitFor("catching");
-      const conn = await RawConnection.open(port);
-      conn.send("/stream");
-      const response = conn.response();
-      await p.waitFor("streaming");
-      p.send({ cmd: "shutdown" });
-      await p.waitFor("shutdown-called");
-      p.send({ cmd: "abort" });
+      const { conn, response } = await abortAfterShutdown(p, port);
       const caught = await p.waitFor("error-caught");
       assert.match(String(caught.message), /BadResource/);
       await p.waitFor("abort-called"); // abort() itself returned: the error was reported, not thrown

@@ -1,6 +1,8 @@
 // Starts runtimes/fixtures/server.mjs (or another fixture) on the runtime running the tests, through the
 // one spawner (procs.ts follow()), and waits for its "ready" event.
+import { afterEach } from "vitest";
 import { follow, type Proc } from "./procs.ts";
+import { RawConnection } from "./raw-http.ts";
 import { root, runtimeCommand } from "./runtime.ts";
 
 // Kept here too: most tests import these from fixture.ts.
@@ -29,4 +31,33 @@ export async function startFixture(
     pid: ready.pid as number,
     kill: proc.signal,
   };
+}
+
+/**
+ * startFixture() for a test file that runs one fixture per test: registers an afterEach that SIGKILLs
+ * the fixture started last if it is still running. Call at the top level of the test file.
+ */
+export function fixturePerTest(): typeof startFixture {
+  let current: Fixture | undefined;
+  afterEach(() => {
+    if (current && current.child.exitCode === null && current.child.signalCode === null) current.kill("SIGKILL");
+    current = undefined;
+  });
+  return async (...args) => (current = await startFixture(...args));
+}
+
+/**
+ * Sends GET `path` on a new connection and resolves once the fixture's handler has started on it (one
+ * more "handling" event than before the request).
+ */
+export async function inFlight(
+  f: Pick<Fixture, "port" | "events" | "waitUntil">,
+  path: string,
+): Promise<RawConnection> {
+  const handling = () => f.events.filter((e) => e.event === "handling").length;
+  const before = handling();
+  const conn = await RawConnection.open(f.port);
+  conn.send(path);
+  await f.waitUntil(() => handling() > before || undefined, `"handling" for ${path}`);
+  return conn;
 }
