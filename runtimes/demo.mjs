@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { readJsonLines, readLines } from "../test/_helpers/json-lines.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const args = process.argv.slice(2);
@@ -43,27 +44,19 @@ const server = spawn(cmd, [...cmdArgs, `${root}examples/server.mjs`], {
 const firstPid = server.pid;
 let successorPid;
 let sigtermAt;
-let rest = "";
 let readyResolve;
 const ready = new Promise((r) => (readyResolve = r));
 let successorReady;
 const successorUp = new Promise((r) => (successorReady = r));
-server.stderr.on("data", (d) => {
-  const lines = (rest + d).split("\n");
-  rest = lines.pop();
-  for (const line of lines) {
-    const m = /\[graceful-serve\] (.*)/.exec(line);
-    if (!m) {
-      console.log(line);
-      continue;
-    }
-    const pid = /pid (\d+)/.exec(m[1])?.[1];
-    say("server", m[1]);
-    if (m[1].startsWith("listening") && Number(pid) === firstPid) readyResolve();
-    else if (m[1].startsWith("listening")) {
-      successorPid = Number(pid);
-      successorReady();
-    }
+readLines(server.stderr, (line) => {
+  const m = /\[graceful-serve\] (.*)/.exec(line);
+  if (!m) return console.log(line);
+  const pid = /pid (\d+)/.exec(m[1])?.[1];
+  say("server", m[1]);
+  if (m[1].startsWith("listening") && Number(pid) === firstPid) readyResolve();
+  else if (m[1].startsWith("listening")) {
+    successorPid = Number(pid);
+    successorReady();
   }
 });
 const allGone = new Promise((resolve) => server.stderr.once("end", resolve));
@@ -80,21 +73,15 @@ const load = spawn(process.execPath, [`${root}runtimes/load.mjs`, String(port), 
 });
 let result;
 let hupSent = false;
-let loadRest = "";
 const loadDone = new Promise((resolve) => {
-  load.stdout.on("data", (d) => {
-    const lines = (loadRest + d).split("\n");
-    loadRest = lines.pop();
-    for (const line of lines) {
-      const e = JSON.parse(line);
-      if (e.event === "progress" && e.done % 500 === 0) say("load", `${e.done} done`);
-      if (e.event === "progress" && !hupSent && e.done >= total * 0.3) {
-        hupSent = true;
-        say("demo", `kill -HUP ${firstPid}  (restart: a successor takes the port; the old process drains)`);
-        process.kill(firstPid, "SIGHUP");
-      }
-      if (e.event === "done") resolve(result = e);
+  readJsonLines(load.stdout, (e) => {
+    if (e.event === "progress" && e.done % 500 === 0) say("load", `${e.done} done`);
+    if (e.event === "progress" && !hupSent && e.done >= total * 0.3) {
+      hupSent = true;
+      say("demo", `kill -HUP ${firstPid}  (restart: a successor takes the port; the old process drains)`);
+      process.kill(firstPid, "SIGHUP");
     }
+    if (e.event === "done") resolve(result = e);
   });
 });
 

@@ -1,21 +1,14 @@
 // Drain behaviour of serve() on this runtime: a real child process, real sockets over 127.0.0.1.
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "vitest";
-import { type Fixture, runtime, startFixture } from "./_helpers/fixture.ts";
+import { describe, it } from "vitest";
+import { type Fixture, fixturePerTest, runtime } from "./_helpers/fixture.ts";
 import { connectOutcome, RawConnection, request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
-let fixture: Fixture | undefined;
-afterEach(() => {
-  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
-  fixture = undefined;
-});
+const startOne = fixturePerTest();
 
 /** Starts the fixture with manual control: no exit, so the report can be read. */
-async function start(options: Record<string, unknown> = {}) {
-  fixture = await startFixture({ exit: false, ...options });
-  return fixture;
-}
+const start = (options: Record<string, unknown> = {}) => startOne({ exit: false, ...options });
 
 /** Starts a programmatic shutdown() inside the fixture and returns what it saw synchronously. */
 async function shutdown(f: Fixture, deadline?: number) {

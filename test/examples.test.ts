@@ -4,90 +4,49 @@
 // arrive whole and the process exit 0. The Kubernetes manifest and the systemd unit are text: their
 // fields must agree with the examples and the defaults.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "vitest";
 import { DEFAULT_DEADLINE } from "../src/core.ts";
 import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
+import { follow, type Proc } from "./_helpers/procs.ts";
 import { request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
 const root = fileURLToPath(new URL("../", import.meta.url));
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
 
-interface Example {
-  child: ChildProcess;
+interface Example extends Proc {
   port: number;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves once stdout or stderr (so far or later) matches `pattern`. */
-  waitFor(stream: "stdout" | "stderr", pattern: RegExp): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: string | null }>;
 }
 
-/** Starts examples/`file` on this runtime on a free port and waits for its "listening on" line. */
-async function startExample(file: string): Promise<Example> {
+/** Runs `test` on examples/`file` started on this runtime on a free port, once it logs "listening on". */
+async function withExample(file: string, test: (example: Example) => Promise<void>): Promise<void> {
   const [cmd, args] = runtimeCommand(path.join(root, "examples", file));
-  const child = spawn(cmd, args, {
-    cwd: root, // Deno finds deno.json here ("graceful-serve" import map, node_modules for "hono")
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out = { stdout: "", stderr: "" };
-  let waiters: Array<() => void> = [];
-  let gone = false;
-  const wake = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  };
-  child.stdout!.on("data", (d) => ((out.stdout += d), wake()));
-  child.stderr!.on("data", (d) => ((out.stderr += d), wake()));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once("exit", (code, signal) => {
-      gone = true;
-      wake();
-      resolve({ code, signal });
-    })
-  );
-  const waitFor = (stream: "stdout" | "stderr", pattern: RegExp) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const m = out[stream].match(pattern);
-        if (m) return resolve(m);
-        if (gone) {
-          return reject(new Error(`examples/${file} exited before ${stream} matched ${pattern}\n${out.stderr}`));
-        }
-        waiters.push(check);
-      };
-      check();
-    });
-  const listening = await waitFor("stderr", /listening on http:\/\/127\.0\.0\.1:(\d+)\//);
-  return {
-    child,
-    port: Number(listening[1]),
-    stdout: () => out.stdout,
-    stderr: () => out.stderr,
-    waitFor,
-    exited,
-  };
+  // cwd root: Deno finds deno.json there ("graceful-serve" import map, node_modules for "hono").
+  const p = follow(cmd, args, { PORT: "0", HOST: "127.0.0.1" });
+  try {
+    const listening = await p.waitForStderr(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+    await test({ ...p, port: Number(listening[1]) });
+  } finally {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+  }
 }
 
 /** SIGTERM with one slow request in flight: it completes, the drain is logged, the exit is 0. */
 async function drainsInFlight(example: Example, whenInFlight: () => Promise<unknown>, body: RegExp): Promise<void> {
   const slow = request(example.port, "/slow?ms=1500");
   await whenInFlight();
-  // process.kill, not child.kill: see test/_helpers/fixture.ts (Deno reports the signal otherwise).
-  process.kill(example.child.pid!, "SIGTERM");
+  example.signal("SIGTERM"); // process.kill, not child.kill: see Proc.signal
+
   const response = await slow;
   assert.equal(response.status, 200);
   assert.ok(response.complete, "the in-flight response arrived whole");
   assert.match(response.body, body);
   assert.equal(response.headers["connection"], "close", "a draining server closes the connection after it");
   const exit = await example.exited;
+  await example.allGone; // its last lines read
   assert.deepEqual(exit, { code: 0, signal: null }, `exit 0 after a graceful drain; stderr:\n${example.stderr()}`);
   assert.match(example.stderr(), /draining \(SIGTERM\): 1 in flight/);
   assert.match(example.stderr(), /closed \(SIGTERM\) in \d+ ms: graceful/);
@@ -97,25 +56,21 @@ describe("examples", () => {
   // Express and Fastify are Node frameworks; attach() gives their node:http server the lifecycle.
   for (const [file, name] of [["express.mjs", "Express"], ["fastify.mjs", "Fastify"]] as const) {
     it.skipIf(runtime !== "node")(`${file}: ${name} through attach(), drained on SIGTERM`, async () => {
-      const example = await startExample(file);
-      try {
+      await withExample(file, async (example) => {
         const hello = await request(example.port, "/");
         assert.equal(hello.status, 200);
         assert.match(hello.body, new RegExp(`^hello from ${name}, pid \\d+\\n$`));
         await drainsInFlight(
           example,
-          () => example.waitFor("stdout", /slow request started/),
+          () => example.waitForStdout(/slow request started/),
           /^slow request served by pid \d+\n$/,
         );
-      } finally {
-        if (example.child.exitCode === null) example.child.kill("SIGKILL");
-      }
+      });
     }, T);
   }
 
   it(`hono.mjs: a Hono app served on ${runtime}, drained on SIGTERM`, async () => {
-    const example = await startExample("hono.mjs");
-    try {
+    await withExample("hono.mjs", async (example) => {
       const hello = await request(example.port, "/");
       assert.equal(hello.status, 200);
       assert.match(hello.body, /^hello from Hono, pid \d+, client 127\.0\.0\.1\n$/, "c.env is graceful-serve's info");
@@ -124,30 +79,25 @@ describe("examples", () => {
       // Hono's logger prints "<-- GET /slow..." when the request reaches the app.
       await drainsInFlight(
         example,
-        () => example.waitFor("stdout", /<-- GET \/slow/),
+        () => example.waitForStdout(/<-- GET \/slow/),
         /^slow request \(1500 ms\) served by pid \d+\n$/,
       );
       assert.match(example.stdout(), /--> GET \/slow\?ms=1500 200/);
-    } finally {
-      if (example.child.exitCode === null) example.child.kill("SIGKILL");
-    }
+    });
   }, T);
 
   it(`server.mjs: the plain fetch handler on ${runtime}, drained on SIGTERM`, async () => {
-    const example = await startExample("server.mjs");
-    try {
+    await withExample("server.mjs", async (example) => {
       const hello = await request(example.port, "/");
       assert.equal(hello.status, 200);
       assert.match(hello.body, /^hello from pid \d+\n$/);
       assert.equal((await request(example.port, "/healthz")).status, 200, "readiness while serving");
       await drainsInFlight(
         example,
-        () => example.waitFor("stdout", /slow request started/),
+        () => example.waitForStdout(/slow request started/),
         /^slow request served by pid \d+\n$/,
       );
-    } finally {
-      if (example.child.exitCode === null) example.child.kill("SIGKILL");
-    }
+    });
   }, T);
 });
 

@@ -4,12 +4,11 @@
 // Now each request settles its own promise. A child process with a forced GC calls graceful()'s
 // handler in-process (sync, async and streaming-body handlers) and reports heap growth after GC.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "vitest";
-import { entry, runtime } from "./_helpers/fixture.ts";
-import { readJsonLines } from "./_helpers/json-lines.ts";
+import { runtime } from "./_helpers/fixture.ts";
+import { follow } from "./_helpers/procs.ts";
 
 const SCRIPT = fileURLToPath(new URL("../runtimes/fixtures/memory.mjs", import.meta.url));
 const REQUESTS = 30_000;
@@ -28,18 +27,12 @@ describe("memory per request (issue 11)", () => {
     "M-h11-1: graceful()'s handler: heap after GC grows < 2 MiB over 30 000 sync, async and streaming requests",
     async () => {
       const [cmd, args] = command();
-      const child = spawn(cmd, args, {
-        env: { ...process.env, GS_ENTRY: entry, GS_REQUESTS: String(REQUESTS), NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stderr = "";
-      child.stderr!.on("data", (d) => (stderr += d));
-      const events: Array<Record<string, unknown>> = [];
-      readJsonLines(child.stdout!, (e) => events.push(e), () => {});
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-      assert.equal(code, 0, stderr);
-      const result = events.find((e) => e.event === "memory");
-      assert.ok(result, `no result; stderr:\n${stderr}`);
+      const p = follow(cmd, args, { GS_REQUESTS: String(REQUESTS) });
+      const { code } = await p.exited;
+      await p.allGone; // every line of stdout read
+      assert.equal(code, 0, p.stderr());
+      const result = p.events.find((e) => e.event === "memory");
+      assert.ok(result, `no result; stderr:\n${p.stderr()}`);
       const growth = result.growth as Record<string, number>;
       assert.deepEqual(Object.keys(growth), ["sync", "async", "stream"]);
       for (const [shape, bytes] of Object.entries(growth)) {

@@ -8,7 +8,7 @@ import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "vitest";
 import { runtimeCommand } from "./_helpers/fixture.ts";
-import { faultWorker, follow, nodeBin, type Proc, root, tempDir } from "./_helpers/procs.ts";
+import { cliRun, faultWorker, follow, nodeBin, type Proc, tempDir } from "./_helpers/procs.ts";
 import { serve } from "../src/mod.ts";
 
 const T = 60_000;
@@ -66,18 +66,10 @@ describe("PID file security", () => {
     const [cmd, args] = runtimeCommand(faultWorker);
     const { p, pid, release } = held("000", [
       nodeBin,
-      `${root}dist/cli.js`,
-      "run",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--pid-file",
-      pidFile,
-      "--",
-      cmd,
-      ...args,
-    ], { GS_FAULT: "" });
+      ...cliRun(["--port", "0", "--pid-file", pidFile], [cmd, ...args]),
+    ], {
+      GS_FAULT: "",
+    });
     const victim = plant(pidFile, pid);
     release();
     await p.waitFor("ready");

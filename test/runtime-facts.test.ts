@@ -8,13 +8,14 @@
 // Test names start with an ID (N1, D3, B2, S1...) that docs/runtimes.md cites; run one with
 // `node runtimes/test-all.mjs runtime-facts -t "D3:"`.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
 import { runtime } from "./_helpers/fixture.ts";
-import { readJsonLines } from "./_helpers/json-lines.ts";
+import { follow, type Proc } from "./_helpers/procs.ts";
+import type { Exit, FixtureEvent as Event } from "./_helpers/runtime.ts";
 import { RawConnection } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
@@ -24,24 +25,7 @@ const FACTS = fileURLToPath(new URL("../runtimes/fixtures/facts/", import.meta.u
 const g = globalThis as { Deno?: { execPath(): string } };
 const nodeMajor = runtime === "node" ? Number(process.versions.node.split(".")[0]) : 0;
 
-// ---------- child processes speaking JSON lines ----------
-interface Event {
-  event: string;
-  [key: string]: unknown;
-}
-interface Exit {
-  code: number | null;
-  signal: string | null;
-}
-interface Proc {
-  child: ChildProcess;
-  events: Event[];
-  waitFor(name: string, where?: (e: Event) => boolean): Promise<Event>;
-  send(command: Record<string, unknown>): void;
-  exited: Promise<Exit>;
-  stderr(): string;
-}
-
+// ---------- child processes speaking JSON lines (the one spawner, _helpers/procs.ts) ----------
 const procs: Proc[] = [];
 afterEach(async () => {
   const list = procs.splice(0);
@@ -58,44 +42,7 @@ afterEach(async () => {
 });
 
 function spawnJson(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  const events: Event[] = [];
-  let waiters: Array<() => void> = [];
-  let stderr = "";
-  let gone = false;
-  const wake = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  };
-  child.stdin!.on("error", () => {}); // EPIPE once the child is gone
-  child.stderr!.on("data", (d) => (stderr += d));
-  readJsonLines(child.stdout!, (e) => events.push(e as Event), wake);
-  const exited = new Promise<Exit>((resolve) =>
-    child.once("exit", (code, signal) => {
-      gone = true;
-      resolve({ code, signal });
-      wake();
-    })
-  );
-  const waitFor = (name: string, where: (e: Event) => boolean = () => true) =>
-    new Promise<Event>((resolve, reject) => {
-      const check = () => {
-        const found = events.find((e) => e.event === name && where(e));
-        if (found) return resolve(found);
-        if (gone) return reject(new Error(`${args.join(" ")} exited before "${name}"; stderr:\n${stderr}`));
-        waiters.push(check);
-      };
-      check();
-    });
-  const proc: Proc = {
-    child,
-    events,
-    waitFor,
-    exited,
-    stderr: () => stderr,
-    send: (command) => void child.stdin!.write(JSON.stringify(command) + "\n"),
-  };
+  const proc = follow(cmd, args, {}, "pipe");
   procs.push(proc);
   return proc;
 }
@@ -104,6 +51,37 @@ function spawnJson(cmd: string, args: string[]): Proc {
 function onThisRuntime(script: string, args: string[] = [], denoFlags = ["-A"]): Proc {
   if (g.Deno) return spawnJson(g.Deno.execPath(), ["run", ...denoFlags, join(FACTS, script), ...args]);
   return spawnJson(process.execPath, [join(FACTS, script), ...args]);
+}
+
+/** Starts a facts fixture on this runtime and waits for its "ready" event (the port it listens on). */
+async function started(script: string): Promise<{ p: Proc; port: number }> {
+  const p = onThisRuntime(script);
+  const { port } = await p.waitFor("ready");
+  return { p, port: port as number };
+}
+
+/** A request whose handler never answers (its "handling" seen) and a never-ending stream (bytes seen). */
+async function hangAndStream(p: Proc, port: number) {
+  const hang = await RawConnection.open(port);
+  hang.send("/hang");
+  await p.waitFor("handling");
+  const stream = await RawConnection.open(port);
+  stream.send("/stream");
+  const streamed = stream.response();
+  await moreBytes(stream, 1);
+  return { hang, stream, streamed };
+}
+
+/** Deno: a stream open (its first chunk sent), then shutdown(), then the serve signal aborted (D2, D3). */
+async function abortAfterShutdown(p: Proc, port: number) {
+  const conn = await RawConnection.open(port);
+  conn.send("/stream");
+  const response = conn.response();
+  await p.waitFor("streaming");
+  p.send({ cmd: "shutdown" });
+  await p.waitFor("shutdown-called");
+  p.send({ cmd: "abort" });
+  return { conn, response };
 }
 
 /** A real Node binary (not Bun's `node` shim), for facts that need a Node parent process. */
@@ -207,8 +185,7 @@ describe.skipIf(runtime !== "node")("node:http (Node 20 and 24)", () => {
   it(
     "N2: a connection accepted but silent is not idle: close() leaves it open and a request on it is served",
     async () => {
-      const p = onThisRuntime("node-http.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("node-http.mjs");
       const silent = await RawConnection.open(port);
       await p.waitFor("connection");
       p.send({ cmd: "close" }); // close() also runs closeIdleConnections() on Node >= 19
@@ -229,8 +206,7 @@ describe.skipIf(runtime !== "node")("node:http (Node 20 and 24)", () => {
   );
 
   it("N3: closeIdleConnections() leaves a silent connection open too", async () => {
-    const p = onThisRuntime("node-http.mjs");
-    const { port } = (await p.waitFor("ready")) as Event & { port: number };
+    const { p, port } = await started("node-http.mjs");
     const silent = await RawConnection.open(port);
     await p.waitFor("connection");
     p.send({ cmd: "closeIdle" });
@@ -241,8 +217,7 @@ describe.skipIf(runtime !== "node")("node:http (Node 20 and 24)", () => {
   }, T);
 
   it("N4: closeAllConnections() after close() cuts a hanging request, and then close() calls back", async () => {
-    const p = onThisRuntime("node-http.mjs");
-    const { port } = (await p.waitFor("ready")) as Event & { port: number };
+    const { p, port } = await started("node-http.mjs");
     const conn = await RawConnection.open(port);
     conn.send("/hang");
     await p.waitFor("handling");
@@ -328,8 +303,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D1: shutdown() does not resolve while a streaming body is open, and resolves once the handler ends the stream",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/stream");
       const response = conn.response();
@@ -351,15 +325,8 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   );
 
   it("D2: aborting the serve signal after shutdown() is an uncaught BadResource that kills the process", async () => {
-    const p = onThisRuntime("deno-serve.mjs");
-    const { port } = (await p.waitFor("ready")) as Event & { port: number };
-    const conn = await RawConnection.open(port);
-    conn.send("/stream");
-    const response = conn.response();
-    await p.waitFor("streaming");
-    p.send({ cmd: "shutdown" });
-    await p.waitFor("shutdown-called");
-    p.send({ cmd: "abort" });
+    const { p, port } = await started("deno-serve.mjs");
+    const { response } = await abortAfterShutdown(p, port);
     const exit = await p.exited;
     assert.deepEqual(exit, { code: 1, signal: null });
     assert.match(p.stderr(), /Uncaught BadResource/);
@@ -369,17 +336,10 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D3: that BadResource reaches a global 'error' listener; preventDefault() keeps the process and the open stream alive",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       p.send({ cmd: "catch-errors" });
       await p.waitFor("catching");
-      const conn = await RawConnection.open(port);
-      conn.send("/stream");
-      const response = conn.response();
-      await p.waitFor("streaming");
-      p.send({ cmd: "shutdown" });
-      await p.waitFor("shutdown-called");
-      p.send({ cmd: "abort" });
+      const { conn, response } = await abortAfterShutdown(p, port);
       const caught = await p.waitFor("error-caught");
       assert.match(String(caught.message), /BadResource/);
       await p.waitFor("abort-called"); // abort() itself returned: the error was reported, not thrown
@@ -396,15 +356,8 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D4: after shutdown() the handler side can still end work: a late 503 for a hanging request is sent, an errored stream is cut, then shutdown() resolves",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
-      const hang = await RawConnection.open(port);
-      hang.send("/hang");
-      await p.waitFor("handling");
-      const stream = await RawConnection.open(port);
-      stream.send("/stream");
-      const streamed = stream.response();
-      await moreBytes(stream, 1);
+      const { p, port } = await started("deno-serve.mjs");
+      const { hang, stream, streamed } = await hangAndStream(p, port);
       p.send({ cmd: "shutdown" });
       await p.waitFor("shutdown-called");
       p.send({ cmd: "answer-hanging" });
@@ -424,8 +377,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D5: a request in flight during shutdown() is answered without a connection: close header, then the socket is closed",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/slow?ms=300");
       await p.waitFor("handling");
@@ -444,8 +396,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D6: a connection: close header set by the handler is sent, but Deno keeps the socket open and serves the next request on it",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { port } = await started("deno-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/close-header");
       const r = await conn.response();
@@ -463,8 +414,7 @@ describe.skipIf(runtime !== "deno")("Deno.serve (Deno 2)", () => {
   it(
     "D7: shutdown() closes a connection that was accepted but has not sent its request; a late request gets no response",
     async () => {
-      const p = onThisRuntime("deno-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("deno-serve.mjs");
       const silent = await acceptedSilentConnection(port);
       p.send({ cmd: "shutdown" });
       await p.waitFor("shutdown-called");
@@ -517,8 +467,7 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B1: stop() lets the in-flight request finish without a Connection: close header, closes the socket after it, and resolves when it is done",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("bun-serve.mjs");
       const conn = await RawConnection.open(port);
       conn.send("/slow?ms=300");
       await p.waitFor("handling");
@@ -540,8 +489,7 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B2: a connection accepted before stop() that sends nothing is closed neither by stop() nor by stop(true); a request on it then gets no response",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("bun-serve.mjs");
       const silent = await acceptedSilentConnection(port);
       p.send({ cmd: "stop" });
       await p.waitFor("stop-resolved");
@@ -565,8 +513,7 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B3: an idle keep-alive connection is closed by stop(); stop() resolves before the client sees the close",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
+      const { p, port } = await started("bun-serve.mjs");
       // Over the wire: the idle socket is closed cleanly.
       const conn = await RawConnection.open(port);
       conn.send("/x");
@@ -587,15 +534,8 @@ describe.skipIf(runtime !== "bun")("Bun.serve (Bun 1)", () => {
   it(
     "B4: stop(true) after stop() cuts a hanging request and a never-ending stream; both promises resolve",
     async () => {
-      const p = onThisRuntime("bun-serve.mjs");
-      const { port } = (await p.waitFor("ready")) as Event & { port: number };
-      const hang = await RawConnection.open(port);
-      hang.send("/hang");
-      await p.waitFor("handling");
-      const stream = await RawConnection.open(port);
-      stream.send("/stream");
-      const streamed = stream.response();
-      await moreBytes(stream, 1);
+      const { p, port } = await started("bun-serve.mjs");
+      const { hang, stream, streamed } = await hangAndStream(p, port);
       p.send({ cmd: "stop" });
       const called = await p.waitFor("stop-called");
       assert.equal(called.pendingRequests, 2);

@@ -1,20 +1,14 @@
 // Real signals to a real server process: what drains, what hammers, and how the process exits.
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "vitest";
-import { type Fixture, startFixture } from "./_helpers/fixture.ts";
+import { describe, it } from "vitest";
+import { fixturePerTest, inFlight } from "./_helpers/fixture.ts";
 import { hangingRequestCutAtDeadline } from "./_helpers/scenarios.ts";
-import { RawConnection, request } from "./_helpers/raw-http.ts";
+import { request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
-let fixture: Fixture | undefined;
-afterEach(() => {
-  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
-  fixture = undefined;
-});
-async function start(options: Record<string, unknown> = {}, env: Record<string, string> = {}) {
-  fixture = await startFixture(options, undefined, env);
-  return fixture;
-}
+const startOne = fixturePerTest();
+const start = (options: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
+  startOne(options, undefined, env);
 
 describe("signals on a real process", () => {
   it("SIGTERM with nothing in flight drains and exits 0", async () => {
@@ -22,7 +16,7 @@ describe("signals on a real process", () => {
     assert.equal((await request(f.port, "/")).body, "hello");
     f.kill("SIGTERM");
     assert.deepEqual(await f.exited, { code: 0, signal: null });
-    const report = f.events.find((e) => e.event === "report")!;
+    const report = await f.waitFor("report");
     assert.equal(report.reason, "SIGTERM");
     assert.equal(report.graceful, true);
     await f.waitForStderr(/draining \(SIGTERM\)/);
@@ -30,9 +24,7 @@ describe("signals on a real process", () => {
 
   it("SIGINT lets the in-flight request finish, then exits 0", async () => {
     const f = await start({ deadline: 20_000 });
-    const conn = await RawConnection.open(f.port);
-    conn.send("/slow?ms=600");
-    await f.waitFor("handling");
+    const conn = await inFlight(f, "/slow?ms=600");
     f.kill("SIGINT");
     const response = await conn.response();
     assert.equal(response.body, "slow 600 done");
@@ -47,14 +39,12 @@ describe("signals on a real process", () => {
 
   it("a second SIGTERM hammers: exit 1 long before the deadline", async () => {
     const f = await start({ deadline: 20_000 });
-    const conn = await RawConnection.open(f.port);
-    conn.send("/hang");
-    await f.waitFor("handling");
+    await inFlight(f, "/hang");
     f.kill("SIGTERM");
     await f.waitFor("state", (e) => e.state === "draining");
     f.kill("SIGTERM");
     assert.deepEqual(await f.exited, { code: 1, signal: null });
-    const report = f.events.find((e) => e.event === "report")!;
+    const report = await f.waitFor("report");
     assert.equal(report.graceful, false);
     assert.ok((report.durationMs as number) < 10_000, `hammered, not deadline (${report.durationMs} ms)`);
     await f.waitForStderr(/SIGTERM again while draining: hammering/);
@@ -62,12 +52,10 @@ describe("signals on a real process", () => {
 
   it("SIGUSR2 hammers at once", async () => {
     const f = await start({ deadline: 20_000 });
-    const conn = await RawConnection.open(f.port);
-    conn.send("/hang");
-    await f.waitFor("handling");
+    await inFlight(f, "/hang");
     f.kill("SIGUSR2");
     assert.deepEqual(await f.exited, { code: 1, signal: null });
-    const report = f.events.find((e) => e.event === "report")!;
+    const report = await f.waitFor("report");
     assert.equal(report.reason, "SIGUSR2");
     assert.ok((report.durationMs as number) < 10_000);
   }, T);

@@ -1,10 +1,10 @@
 // systemd socket activation: LISTEN_FDS/LISTEN_PID naming the process → serve on fd 3, no bind.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "vitest";
-import { entry, runtime, runtimeCommand } from "./_helpers/fixture.ts";
+import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
+import { follow } from "./_helpers/procs.ts";
 import { request } from "./_helpers/raw-http.ts";
 
 const fixture = fileURLToPath(new URL("../runtimes/fixtures/server.mjs", import.meta.url));
@@ -18,38 +18,23 @@ describe("socket activation", () => {
     const port = (listener.address() as net.AddressInfo).port;
     const [cmd, args] = runtimeCommand(fixture);
     // LISTEN_PID must name the server process itself: set it in a shell that then execs the runtime.
-    const child = spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh", cmd, ...args], {
-      env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify({ port: runtime === "node" ? 1 : 0 }) },
+    const p = follow("/bin/sh", ["-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh", cmd, ...args], {
+      GS_OPTIONS: JSON.stringify({ port: runtime === "node" ? 1 : 0 }),
+    }, {
       // Only a Node parent can put a listening socket into a child's fd table (Deno and Bun reject it).
-      stdio: [
-        "ignore",
-        "pipe",
-        "pipe",
-        runtime === "node" ? (listener as unknown as { _handle: "ignore" })._handle : "ignore",
-      ],
+      extraFds: [runtime === "node" ? (listener as unknown as { _handle: "ignore" })._handle : "ignore"],
     });
     // The test's own copy is closed: only the child can answer on the port now.
     listener.close();
-    let out = "";
-    let err = "";
-    child.stderr!.on("data", (d) => (err += d));
-    const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-      child.stdout!.on("data", (d) => {
-        out += d;
-        const line = out.split("\n").find((l) => l.includes('"ready"'));
-        if (line) resolve(JSON.parse(line));
-      });
-      child.once("exit", () => reject(new Error(`exited before ready: ${err}`)));
-    });
-    const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const ready = await p.waitFor("ready");
     if (runtime === "node") {
       assert.equal(ready.port, port, "listening on the inherited socket's port, not on port 1");
       assert.equal((await request(port, "/pid")).body, String(ready.pid));
-      assert.match(err, /inherited socket/);
+      assert.match(p.stderr(), /inherited socket/);
     } else {
-      assert.match(err, /cannot listen on an inherited socket .* binding instead/);
+      assert.match(p.stderr(), /cannot listen on an inherited socket .* binding instead/);
     }
-    process.kill(child.pid!, "SIGTERM");
-    assert.deepEqual(await exited, { code: 0, signal: null });
+    p.signal("SIGTERM");
+    assert.deepEqual(await p.exited, { code: 0, signal: null });
   }, 30_000);
 });

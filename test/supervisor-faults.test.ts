@@ -10,7 +10,7 @@ import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "vitest";
 import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
-import type { LoadResult } from "./_helpers/load.ts";
+import { startKeepAliveLoad } from "./_helpers/load.ts";
 import { request } from "./_helpers/raw-http.ts";
 import {
   faultWorker,
@@ -236,48 +236,13 @@ describe("graceful-serve run: the worker's socket", () => {
   }, T);
 });
 
-/** runs test/_helpers/keepalive-load.mjs on Node against `port`. */
-function keepAliveLoad(port: number, total: number, concurrency: number) {
-  const child = spawn(nodeBin, [
-    `${root}test/_helpers/keepalive-load.mjs`,
-    String(port),
-    String(total),
-    String(concurrency),
-  ], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let done = 0;
-  let waiters: Array<{ n: number; resolve: () => void }> = [];
-  let rest = "";
-  const result = new Promise<LoadResult & { reused: number }>((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      const lines = (rest + d).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) {
-        const e = JSON.parse(line);
-        if (e.event === "progress") done = e.done;
-        if (e.event === "done") {
-          done = e.total;
-          resolve(e);
-        }
-      }
-      waiters = waiters.filter((w) => (done >= w.n ? (w.resolve(), false) : true));
-    });
-    child.once("exit", (code) => code !== 0 && reject(new Error(`keep-alive load exited ${code}`)));
-  });
-  return {
-    reached: (n: number) => new Promise<void>((resolve) => (done >= n ? resolve() : waiters.push({ n, resolve }))),
-    result,
-  };
-}
-
 describe("graceful-serve run: keep-alive clients across restarts (issue 12, defect 6)", () => {
   it("two SIGHUPs under keep-alive load: the replaced worker drains as a restart, 0 requests fail", async () => {
     const p = run([]);
     await nthReady(p, 0);
     const port = await supervisorPort(p);
     const total = 6000;
-    const load = keepAliveLoad(port, total, 8);
+    const load = startKeepAliveLoad(nodeBin, port, total, 8);
     await load.reached(total / 4);
     p.signal("SIGHUP");
     await nthReady(p, 1);

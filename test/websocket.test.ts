@@ -1,15 +1,11 @@
 // WebSockets through the lifecycle: told by `signal`, closed with 1001 at the deadline.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { afterEach, describe, it } from "vitest";
-import { type Fixture, runtime, startFixture } from "./_helpers/fixture.ts";
+import { describe, it } from "vitest";
+import { fixturePerTest, runtime } from "./_helpers/fixture.ts";
 
 const T = 30_000;
-let fixture: Fixture | undefined;
-afterEach(() => {
-  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
-  fixture = undefined;
-});
+const startOne = fixturePerTest();
 
 /** A raw WebSocket client: handshake, then resolves with the close frame's code (or "no close frame"). */
 async function openWebSocket(port: number) {
@@ -49,7 +45,7 @@ async function openWebSocket(port: number) {
 
 describe("websockets", () => {
   it("an open WebSocket does not hold the shutdown: at the deadline it gets 1001 going away", async () => {
-    const f = (fixture = await startFixture({ deadline: 600 }));
+    const f = await startOne({ deadline: 600 });
     const ws = await openWebSocket(f.port);
     assert.equal(ws.status, 101);
     await f.waitFor("ws-open");
@@ -68,7 +64,7 @@ describe("websockets", () => {
   }, T);
 
   it("a WebSocket closed when `signal` aborts lets the shutdown finish gracefully", async () => {
-    const f = (fixture = await startFixture({ deadline: 20_000 }, undefined, { GS_WS_CLOSE_ON_DRAIN: "1" }));
+    const f = await startOne({ deadline: 20_000 }, undefined, { GS_WS_CLOSE_ON_DRAIN: "1" });
     const ws = await openWebSocket(f.port);
     await f.waitFor("ws-open");
     f.kill("SIGTERM");

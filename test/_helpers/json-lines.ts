@@ -1,24 +1,3 @@
-// Children in these tests report events as one JSON object per stdout line.
-import type { Readable } from "node:stream";
-
-/** Calls `onEvent` for each line of `stream` (parsed as JSON, or `{ event: "stdout", line }`), then `onChunk`. */
-export function readJsonLines(
-  stream: Readable,
-  onEvent: (event: { event: string; [key: string]: unknown }) => void,
-  onChunk: () => void = () => {},
-): void {
-  let rest = "";
-  stream.on("data", (d) => {
-    const lines = (rest + d).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        onEvent(JSON.parse(line));
-      } catch {
-        onEvent({ event: "stdout", line });
-      }
-    }
-    onChunk();
-  });
-}
+// The line reader lives in json-lines.mjs (plain JavaScript, so runtimes/*.mjs on Node 20 can import it);
+// TypeScript callers import it from here or from there, alike.
+export { type LineEvent, readJsonLines, readLines } from "./json-lines.mjs";

@@ -1,7 +1,10 @@
-// Runs runtimes/load.mjs as a separate process on the current runtime and follows its progress.
+// Load from a separate process, followed through its JSON-lines progress: runtimes/load.mjs (a fresh
+// connection per request, on the runtime under test) or test/_helpers/keepalive-load.mjs (keep-alive
+// clients, on Node). Both print {"event":"progress","done":N} every 100 and one {"event":"done",...}.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runtimeCommand } from "./fixture.ts";
+import { readJsonLines } from "./json-lines.ts";
 
 export interface LoadResult {
   total: number;
@@ -9,6 +12,8 @@ export interface LoadResult {
   failed: number;
   failures: Record<string, number>;
   pids: Record<string, number>;
+  /** keepalive-load.mjs only: requests that went out on a reused connection. */
+  reused?: number;
 }
 
 export interface Load {
@@ -17,13 +22,27 @@ export interface Load {
   result: Promise<LoadResult>;
 }
 
+/** `total` requests to `path`, `concurrency` at a time, each on a fresh connection (runtimes/load.mjs). */
 export function startLoad(port: number, total = 2000, concurrency = 8, path = "/pid"): Load {
   const [cmd, args] = runtimeCommand(fileURLToPath(new URL("../../runtimes/load.mjs", import.meta.url)));
-  const child = spawn(cmd, [...args, String(port), String(total), String(concurrency), path], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  return followLoad(cmd, [...args, String(port), String(total), String(concurrency), path], "load generator");
+}
+
+/** `total` requests to /pid from `concurrency` keep-alive clients (test/_helpers/keepalive-load.mjs on `node`). */
+export function startKeepAliveLoad(
+  node: string,
+  port: number,
+  total = 2000,
+  concurrency = 8,
+): Load & { result: Promise<LoadResult & { reused: number }> } {
+  const script = fileURLToPath(new URL("./keepalive-load.mjs", import.meta.url));
+  const load = followLoad(node, [script, String(port), String(total), String(concurrency)], "keep-alive load");
+  return load as Load & { result: Promise<LoadResult & { reused: number }> };
+}
+
+function followLoad(cmd: string, args: string[], what: string): Load {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
   let done = 0;
-  let rest = "";
   let waiters: Array<{ n: number; resolve: () => void }> = [];
   let resolveResult!: (r: LoadResult) => void;
   let rejectResult!: (e: Error) => void;
@@ -31,21 +50,17 @@ export function startLoad(port: number, total = 2000, concurrency = 8, path = "/
     resolveResult = resolve;
     rejectResult = reject;
   });
-  child.stdout!.on("data", (d) => {
-    const lines = (rest + d).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      const e = JSON.parse(line);
-      if (e.event === "progress") done = e.done;
-      if (e.event === "done") {
-        done = e.total;
-        resolveResult(e);
-      }
+  readJsonLines(child.stdout!, (e) => {
+    if (e.event === "progress") done = e.done as number;
+    if (e.event === "done") {
+      done = e.total as number;
+      resolveResult(e as unknown as LoadResult);
     }
+  }, () => {
     waiters = waiters.filter((w) => (done >= w.n ? (w.resolve(), false) : true));
   });
   child.once("exit", (code) => {
-    if (code !== 0) rejectResult(new Error(`load generator exited ${code}`));
+    if (code !== 0) rejectResult(new Error(`${what} exited ${code}`));
     for (const w of waiters) w.resolve();
   });
   return {

@@ -1,20 +1,13 @@
 // Readiness endpoint, drain delay and shutdown hooks on a real process.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { afterEach, describe, it } from "vitest";
-import { type Fixture, startFixture } from "./_helpers/fixture.ts";
-import { connectOutcome, RawConnection, request } from "./_helpers/raw-http.ts";
+import { describe, it } from "vitest";
+import { fixturePerTest, inFlight } from "./_helpers/fixture.ts";
+import { connectOutcome, request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
-let fixture: Fixture | undefined;
-afterEach(() => {
-  if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
-  fixture = undefined;
-});
-async function start(options: Record<string, unknown>, env: Record<string, string> = {}) {
-  fixture = await startFixture(options, undefined, env);
-  return fixture;
-}
+const startOne = fixturePerTest();
+const start = (options: Record<string, unknown>, env: Record<string, string> = {}) => startOne(options, undefined, env);
 
 describe("production lifecycle", () => {
   it("healthPath answers 200 while serving, before fetch sees it; HEAD works; other paths untouched", async () => {
@@ -81,9 +74,7 @@ describe("production lifecycle", () => {
 
   it("shutdown hooks run after the drain in reverse order; a failing one makes the exit code 1", async () => {
     const f = await start({ deadline: 10_000 }, { GS_HOOKS: "db:ok,cache:throw,queue:hang" });
-    const conn = await RawConnection.open(f.port);
-    conn.send("/slow?ms=400");
-    await f.waitFor("handling");
+    const conn = await inFlight(f, "/slow?ms=400");
     f.kill("SIGTERM");
     const response = await conn.response();
     assert.equal(response.body, "slow 400 done");

@@ -1,69 +1,30 @@
 // graceful(): servers the platform owns — `deno serve` and Bun's default-export server.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import net from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "vitest";
-import { entry, runtime } from "./_helpers/fixture.ts";
+import { type FixtureEvent, runtime } from "./_helpers/fixture.ts";
+import { follow, freePort, type Proc } from "./_helpers/procs.ts";
 import { RawConnection, request } from "./_helpers/raw-http.ts";
 
 const T = 30_000;
-const script = fileURLToPath(new URL("../runtimes/fixtures/edge.mjs", import.meta.url));
-let child: ChildProcess | undefined;
+const script = fileURLToPath(new URL("../runtimes/fixtures/graceful.mjs", import.meta.url));
+let proc: Proc | undefined;
 afterEach(() => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  child = undefined;
+  proc?.cleanup();
+  proc = undefined;
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the platform's own server on the fixture's default export, and waits until it listens. */
 async function startEdge(options: Record<string, unknown> = {}) {
   const port = await freePort();
   const args = runtime === "deno" ? ["serve", "-A", "--port", String(port), "--host", "127.0.0.1", script] : [script];
-  const proc = (child = spawn(process.execPath, args, {
-    env: { ...process.env, GS_ENTRY: entry, GS_OPTIONS: JSON.stringify(options), PORT: String(port), NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  }));
-  let output = "";
-  const events: Array<Record<string, unknown>> = [];
-  let waiters: Array<() => void> = [];
-  const wake = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  };
-  proc.stdout!.on("data", (d) => {
-    output += d;
-    for (const line of String(d).split("\n")) if (line.startsWith("{")) events.push(JSON.parse(line));
-    wake();
-  });
-  proc.stderr!.on("data", (d) => {
-    output += d;
-    wake();
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    proc.once("exit", (code, signal) => resolve({ code, signal }))
-  );
-  const until = (test: () => boolean) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => (test() ? resolve() : waiters.push(check));
-      exited.then(() => reject(new Error(`exited; output:\n${output}`)));
-      check();
-    });
+  const p = (proc = follow(process.execPath, args, { GS_OPTIONS: JSON.stringify(options), PORT: String(port) }));
   // Deno prints "Listening on http://127.0.0.1:PORT/", Bun "Started development server: http://127.0.0.1:PORT".
-  await until(() => output.includes(`127.0.0.1:${port}`));
-  const event = (name: string) =>
-    until(() => events.some((e) => e.event === name)).then(() => events.find((e) => e.event === name)!);
-  return { port, proc, exited, event, output: () => output };
+  const address = `127.0.0.1:${port}`;
+  const printed = (e: FixtureEvent) => e.event === "stdout" && String(e.line).includes(address);
+  await p.waitUntil(() => p.stderr().includes(address) || p.events.some(printed) || undefined, `"${address}" printed`);
+  return { port, proc: p.child, exited: p.exited, event: (name: string) => p.waitFor(name) };
 }
 
 describe.skipIf(runtime === "node")("graceful() on a platform-owned server", () => {
