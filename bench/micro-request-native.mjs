@@ -15,7 +15,7 @@ const out = await build({
   platform: "node",
   write: false,
 });
-const { NodeRequest } = await import(`data:text/javascript,${encodeURIComponent(out.outputFiles[0].text)}`);
+const { NodeRequest, nativeRequest } = await import(`data:text/javascript,${encodeURIComponent(out.outputFiles[0].text)}`);
 
 // What wrk / a browser-ish client sends: 6 headers.
 const rawHeaders = [
@@ -77,9 +77,13 @@ const cases = {
     const body = new ReadableStream({ pull() {} });
     return new Request(url, { method: "POST", headers: pairs(), body, duplex: "half" }).url.length;
   },
-  "materialise: lazy + new Request(lazy) (Node 20 only)": () => {
-    const r = new NodeRequest(fakeReq("GET"), res);
+  "new Request(lazy) (Node 20; throws on Node 24, RQ-N1)": () => {
+    const r = new NodeRequest(fakeReq("GET"), new EventEmitter());
     return new Request(r).url.length;
+  },
+  "the opt-in: new Request(nativeRequest(lazy)), GET": () => {
+    const r = new NodeRequest(fakeReq("GET"), new EventEmitter());
+    return new Request(nativeRequest(r)).url.length;
   },
   'context: new Response("hello")': () => new Response("hello").status,
 };

@@ -159,7 +159,8 @@ describe("Hono on serve(): the request", () => {
   // The same with the opt-in wrapper, on every runtime and Node version (docs/runtimes.md, RQ-N1).
   it("bodyLimit on a chunked body under the limit passes it on, via nativeRequest(request)", async () => {
     await withServer(async (port) => {
-      const head = "POST /limited HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n";
+      const head =
+        "POST /limited HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n";
       const r = await raw(port, head, "5\r\nsmall\r\n0\r\n\r\n");
       assert.equal(r.body, "ok small");
       const over = await raw(port, head, "20\r\n" + "y".repeat(32) + "\r\n0\r\n\r\n");
