@@ -37,6 +37,7 @@ export {
   type DenoHttpServerLike,
 } from "./serve/attach.ts";
 export { EDGE_DEFAULT_DEADLINE, graceful, type GracefulHandler, type GracefulOptions } from "./serve/graceful.ts";
+export { nativeRequest } from "./adapters/node/request.ts";
 
 const runtime = detectRuntime();
 

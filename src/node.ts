@@ -10,3 +10,4 @@ export * from "./core.ts";
 export { type ListenAddress, RestartEvent, type Server } from "./serve/server.ts";
 export type { RestartOptions, RestartResult } from "./restart/restart.ts";
 export { FastResponse, serve } from "./adapters/node/serve.ts";
+export { nativeRequest } from "./adapters/node/request.ts";

@@ -84,6 +84,40 @@ describe.skipIf(runtimeName !== "deno")("node:http under Deno 2", () => {
     },
     T,
   );
+
+  it(
+    "NH6: the list keeps the sockets in _all (Set-shaped) and in _active (Map-shaped) those with a request arriving or a fresh one; a connection idle after its response is not active",
+    async () => {
+      const server = http.createServer((_req, res) => res.end("hi"));
+      const port = await listen(server);
+      const list = symbol(server, "http.server.connections") as {
+        _all: Set<net.Socket>;
+        _active: Map<net.Socket, unknown>;
+      };
+      // Primordial SafeSet/SafeMap: Set- and Map-shaped, but not `instanceof` this realm's classes.
+      assert.equal(typeof list._all.has, "function", "_all is Set-shaped");
+      assert.equal(typeof list._active.keys, "function", "_active is Map-shaped");
+      const idle = await RawConnection.open(port);
+      idle.send("/");
+      await idle.response();
+      const partial = await RawConnection.open(port);
+      partial.socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+      // A full exchange on a third connection: the server has read the partial head by then.
+      const other = await RawConnection.open(port);
+      other.send("/", { headers: { connection: "close" } });
+      await other.response();
+      await other.closed;
+      assert.equal(list._all.size, 2);
+      const active = [...list._active.keys()];
+      assert.equal(active.length, 1, "only the one whose request is arriving");
+      assert.ok(active[0]!.bytesRead > 0, "its bytes were read");
+      idle.close();
+      partial.close();
+      await Promise.all([idle.closed, partial.closed]);
+      await new Promise((resolve) => server.close(resolve));
+    },
+    T,
+  );
 });
 
 describe.skipIf(runtimeName !== "bun")("node:http and Bun.serve under Bun 1", () => {

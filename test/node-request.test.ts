@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import process from "node:process";
 import { describe, it } from "vitest";
-import { serve, type Server } from "../src/mod.ts";
+import { nativeRequest, serve, type Server } from "../src/mod.ts";
 import { runtime } from "./_helpers/fixture.ts";
 import { RawConnection, request } from "./_helpers/raw-http.ts";
 
@@ -456,6 +456,81 @@ describe("new Request(request) (10.9)", () => {
       assert.equal(r.body, "POST http://upstream.test/x v b");
     } finally {
       await s.stop();
+    }
+  }, T);
+});
+
+// The opt-in for RQ-N1 (docs/runtimes.md): nativeRequest(request) is a Request undici accepts, on every
+// runtime and both Node versions; the lazy request stays the default (its price: bench/micro-request-native.mjs).
+describe("nativeRequest(request): new Request(...) on Node 24 too (10.9)", () => {
+  it("middleware: new Request(nativeRequest(request), { headers }) keeps method, url and body", async () => {
+    const s = await start(async (request) => {
+      const headers = new Headers(request.headers);
+      headers.set("x-added", "1");
+      const next = new Request(nativeRequest(request), { headers });
+      return new Response(`${next.method} ${new URL(next.url).pathname} ${next.headers.get("x-added")} ${await next
+        .text()}`);
+    });
+    try {
+      const r = await request(s.port, "/mw?x", { method: "POST", body: "payload" });
+      assert.equal(r.body, "POST /mw 1 payload");
+    } finally {
+      await s.stop();
+    }
+  }, T);
+
+  it("proxy: new Request(nativeRequest(request)) copies everything; the original's body is used", async () => {
+    const s = await start(async (request) => {
+      const copy = new Request(nativeRequest(request));
+      const text = await copy.text();
+      return new Response(`${copy.method} ${copy.headers.get("x-h")} ${text} ${request.bodyUsed}`);
+    });
+    try {
+      const r = await request(s.port, "/p", { method: "PUT", body: "data", headers: { "x-h": "v" } });
+      assert.equal(r.body, `PUT v data ${runtime !== "bun"}`, "RQ-B3 on Bun");
+    } finally {
+      await s.stop();
+    }
+  }, T);
+
+  it("is built once: the same object every time, and the lazy request reads through it", async () => {
+    const s = await start(async (request) => {
+      const a = nativeRequest(request);
+      const same = a === nativeRequest(request);
+      const text = await a.text();
+      return new Response(`${same} ${a instanceof Request} ${text} ${request.bodyUsed}`);
+    });
+    try {
+      const r = await request(s.port, "/", { method: "POST", body: "once" });
+      assert.equal(r.body, "true true once true");
+    } finally {
+      await s.stop();
+    }
+  }, T);
+
+  it("a GET: url, method and headers as sent; the client disconnecting aborts its signal", async () => {
+    const aborted = deferred<boolean>();
+    const called = deferred<void>();
+    const s = await start((request) => {
+      const real = nativeRequest(request);
+      if (new URL(real.url).pathname === "/hang") {
+        real.signal.addEventListener("abort", () => aborted.resolve(true));
+        called.resolve();
+        return new Promise<Response>(() => {});
+      }
+      const url = new URL(real.url);
+      return new Response(`${real.method} ${url.pathname}${url.search} ${real.headers.get("x-h")}`);
+    });
+    try {
+      const r = await request(s.port, "/b?q=1", { headers: { "x-h": "v" } });
+      assert.equal(r.body, "GET /b?q=1 v");
+      const c = await RawConnection.open(s.port);
+      c.send("/hang");
+      await called.promise;
+      c.close();
+      assert.equal(await aborted.promise, true);
+    } finally {
+      await s.server.shutdown({ deadline: 100 });
     }
   }, T);
 });

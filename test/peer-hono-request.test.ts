@@ -6,7 +6,7 @@ import process from "node:process";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { describe, it } from "vitest";
-import { serve, type Server } from "../src/mod.ts";
+import { nativeRequest, serve, type Server } from "../src/mod.ts";
 import { runtime } from "./_helpers/fixture.ts";
 import { RawConnection, request } from "./_helpers/raw-http.ts";
 
@@ -26,14 +26,16 @@ function app(): Hono {
   return app;
 }
 
-async function withServer(run: (port: number) => Promise<void>): Promise<void> {
+async function withServer(run: (port: number) => Promise<void>, native = false): Promise<void> {
+  const hono = app();
   const server: Server = serve({
     port: 0,
     hostname: "127.0.0.1",
     signals: false,
     exit: false,
     logger: quiet,
-    fetch: app().fetch,
+    // The opt-in for RQ-N1: the app gets a Request undici's constructor accepts.
+    fetch: native ? (request) => hono.fetch(nativeRequest(request)) : hono.fetch,
   });
   await server.ready();
   try {
@@ -153,4 +155,16 @@ describe("Hono on serve(): the request", () => {
     },
     T,
   );
+
+  // The same with the opt-in wrapper, on every runtime and Node version (docs/runtimes.md, RQ-N1).
+  it("bodyLimit on a chunked body under the limit passes it on, via nativeRequest(request)", async () => {
+    await withServer(async (port) => {
+      const head =
+        "POST /limited HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n";
+      const r = await raw(port, head, "5\r\nsmall\r\n0\r\n\r\n");
+      assert.equal(r.body, "ok small");
+      const over = await raw(port, head, "20\r\n" + "y".repeat(32) + "\r\n0\r\n\r\n");
+      assert.equal(over.status, 413);
+    }, true);
+  }, T);
 });

@@ -51,6 +51,22 @@ function nodeList(server: http.Server): ConnectionList | undefined {
   return typeof list?.all === "function" && typeof list.active === "function" ? list as ConnectionList : undefined;
 }
 
+/**
+ * Deno 2.9's port of the same list (NH1, NH6): every socket in `_all`, and in `_active` those whose
+ * request is arriving (or that are fresh) — what Node's `active()` answers. Read only to tell a
+ * slowloris from an idle connection (issue 11.5); `undefined` when the shape differs (then such a
+ * connection looks idle, as before).
+ */
+function denoActive(server: http.Server): Socket[] | undefined {
+  const list = internal(server, "http.server.connections") as { _active?: unknown } | undefined;
+  // Deno's primordial SafeMap is not `instanceof Map` (another realm's class): checked by shape.
+  const active = list?._active as { keys?: () => Iterable<unknown> } | null | undefined;
+  if (active === null || typeof active !== "object" || typeof active.keys !== "function") return undefined;
+  const sockets: Socket[] = [];
+  for (const key of active.keys()) if (key instanceof net.Socket) sockets.push(key);
+  return sockets;
+}
+
 /** A response is being made on the connection: its last response is not yet handed to the socket. */
 function answering(socket: Tracked): boolean {
   const last = socket[kLast];
@@ -80,13 +96,25 @@ export function nodeDrainable(
     if (node) return node.all().map((c) => c.socket);
     return own ? [...own] : [];
   };
-  /** Sockets with a request partly received (Node only: its parser knows; elsewhere none are seen). */
+  /**
+   * Sockets with a request partly received: Node's parser knows (NH0), Deno's port keeps the same
+   * list under other names (NH6); on Bun none are seen (NH2). A fresh connection is "active" too, but
+   * has read nothing.
+   */
   const arriving = (): Set<Socket> => {
     const node = nodeList(httpServer);
+    const active = node ? node.active().map((c) => c.socket) : own ? denoActive(httpServer) ?? [] : [];
     const set = new Set<Socket>();
-    if (node) {
-      for (const { socket } of node.active()) {
-        if (socket.bytesRead > 0 && !answering(socket)) set.add(socket);
+    for (const socket of active) {
+      if (socket.bytesRead > 0 && !answering(socket)) set.add(socket);
+    }
+    // A request answered before its body arrived (an early 413) whose client is still uploading:
+    // the rest of the body is still on its way, so the request is too. Node's list says so already;
+    // Deno's drops the connection from `_active` once the response is sent (NH6).
+    if (!node) {
+      for (const socket of list()) {
+        const req = (socket[kLast] as (http.ServerResponse & { req?: http.IncomingMessage }) | undefined)?.req;
+        if (req !== undefined && req.complete === false && !socket.destroyed) set.add(socket);
       }
     }
     return set;

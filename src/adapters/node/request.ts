@@ -339,6 +339,45 @@ export class NodeRequest {
 Object.setPrototypeOf(NodeRequest.prototype, Request.prototype);
 
 /**
+ * The request as a real runtime `Request`, for code that hands it to `new Request(request[, init])`
+ * or `fetch(request)`. On Node, `serve()` gives handlers a lazy `Request` (nothing is built that the
+ * handler does not read); Node 24's undici refuses any `Request` its own constructor did not make
+ * (docs/runtimes.md, RQ-N1), so there `new Request(request)` throws. This builds the real one once
+ * (url, method, headers, the body — which moves to it — and the abort signal) and returns it every
+ * time after; the lazy request delegates to it from then on. Anything else (Deno's and Bun's
+ * requests, a `Request` you built) is returned as it is.
+ *
+ * It costs what undici's `Request` costs (≈ 8–15 µs on Node 24, more than a whole `node:http`
+ * request; `bench/micro-request-native.mjs`), which is why `serve()` does not do it for every request.
+ * Opt in where middleware needs it: `fetch: (request) => app.fetch(nativeRequest(request))`.
+ * @param request The request a `serve()` handler received (or any `Request`).
+ * @returns A `Request` that undici's `new Request()` and `fetch()` accept.
+ * @example Hono middleware that re-wraps the request (hono/body-limit on a chunked body), on Node 24
+ * ```ts
+ * import { nativeRequest, serve } from "graceful-serve";
+ * import { app } from "./app.ts";
+ *
+ * serve({ fetch: (request, info) => app.fetch(nativeRequest(request), info) });
+ * ```
+ * @example Middleware that passes the request on with one header more
+ * ```ts
+ * import { nativeRequest, serve } from "graceful-serve";
+ *
+ * const handler = (request: Request) => new Response(request.headers.get("x-request-id"));
+ * serve({
+ *   fetch(request) {
+ *     const headers = new Headers(request.headers);
+ *     headers.set("x-request-id", crypto.randomUUID());
+ *     return handler(new Request(nativeRequest(request), { headers }));
+ *   },
+ * });
+ * ```
+ */
+export function nativeRequest(request: Request): Request {
+  return request instanceof NodeRequest ? native(request) : request;
+}
+
+/**
  * `new Request(request[, init])` and `fetch(request)` read the input's undici slots directly. On
  * Node 20 (undici 6) those are symbol-keyed properties of the instance (`Symbol(state)`,
  * `Symbol(signal)`, `Symbol(headers)`, `Symbol(dispatcher)`), found here on a probe Request: a getter
