@@ -8,6 +8,7 @@ import { afterEach, describe, it } from "vitest";
 import type { ShutdownReport } from "../src/mod.ts";
 import { type Kind, runtimeName, startSubject, type Subject } from "./_helpers/drain-servers.ts";
 import { connectOutcome, type RawConnection } from "./_helpers/raw-http.ts";
+import { readAll } from "./_helpers/responses.ts";
 
 const T = 30_000;
 let current: Subject | undefined;
@@ -40,16 +41,17 @@ function received(conn: RawConnection, text: string): Promise<void> {
   });
 }
 
-/** Reads responses until the connection closes; returns them. */
-async function readAll(conn: RawConnection) {
-  const out = [];
-  for (;;) {
-    try {
-      out.push(await conn.response());
-    } catch {
-      return out;
-    }
-  }
+/**
+ * A subject of `kind` with one request on a raw connection when the drain begins: `/until-drain`
+ * (its handler entered, answered once draining) or `/stream-until-drain` (headers and "foo" out).
+ */
+async function drainDuring(kind: Kind, path: "/until-drain" | "/stream-until-drain") {
+  const s = await start(kind);
+  const conn = await s.open();
+  conn.send(path);
+  if (path === "/until-drain") await s.entered(path);
+  else await received(conn, "foo");
+  return { s, conn, report: s.lifecycle.shutdown() };
 }
 
 // Which kinds run here: serve() on every runtime; attach() kinds on every runtime (Deno and Bun run
@@ -72,11 +74,7 @@ for (const kind of kinds) {
     it(
       "a request reusing a socket after the drain began is served, with Connection: close",
       async () => {
-        const s = await start(kind);
-        const conn = await s.open();
-        conn.send("/stream-until-drain");
-        await received(conn, "foo");
-        const report = s.lifecycle.shutdown();
+        const { s, conn, report } = await drainDuring(kind, "/stream-until-drain");
         const first = await conn.response();
         assert.equal(first.body, "foobar");
         assert.equal(first.complete, true);
@@ -102,11 +100,7 @@ for (const kind of kinds) {
 
     // http-terminator "ongoing requests receive {connection: close} header".
     it("a response in flight when the drain begins says Connection: close, and its socket then closes", async () => {
-      const s = await start(kind);
-      const conn = await s.open();
-      conn.send("/until-drain");
-      await s.entered("/until-drain");
-      const report = s.lifecycle.shutdown();
+      const { conn, report } = await drainDuring(kind, "/until-drain");
       const response = await conn.response();
       assert.equal(response.body, "done");
       assert.equal(response.headers.connection, "close");
@@ -177,11 +171,7 @@ for (const kind of kinds) {
     // The other half of the rule: a request pipelined behind the response that closes the connection
     // is never run (so nothing is executed and then dropped); the client sees the close and may retry.
     it("requests pipelined behind the closing response are never run", async () => {
-      const s = await start(kind);
-      const conn = await s.open();
-      conn.send("/until-drain");
-      await s.entered("/until-drain");
-      const report = s.lifecycle.shutdown();
+      const { s, conn, report } = await drainDuring(kind, "/until-drain");
       pipeline(conn, ["/", "/"]);
       const responses = await readAll(conn);
       if (denoServe) {
@@ -201,11 +191,7 @@ for (const kind of kinds) {
     // stoppable "with requests in-flight closes their sockets once they finish"; the connection of a
     // response that could not say Connection: close is closed after the quiet period, not under a request.
     it("a stream whose headers went out before the drain ends whole; its idle connection is then closed", async () => {
-      const s = await start(kind);
-      const conn = await s.open();
-      conn.send("/stream-until-drain");
-      await received(conn, "foo");
-      const report = s.lifecycle.shutdown();
+      const { conn, report } = await drainDuring(kind, "/stream-until-drain");
       const response = await conn.response();
       assert.equal(response.body, "foobar");
       assert.equal(response.complete, true);
@@ -216,11 +202,7 @@ for (const kind of kinds) {
     // stoppable / http-terminator "stops accepting new connections"; Go TestServerShutdown: the
     // request that began the shutdown completes, and the listener is closed.
     it("a shutdown begun inside a handler: that request completes, new connections are refused", async () => {
-      const s = await start(kind);
-      const conn = await s.open();
-      conn.send("/until-drain");
-      await s.entered("/until-drain");
-      const report = s.lifecycle.shutdown();
+      const { s, conn, report } = await drainDuring(kind, "/until-drain");
       const response = await conn.response();
       assert.equal(response.body, "done");
       const r = await report;

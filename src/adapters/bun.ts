@@ -7,7 +7,7 @@ import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "../serve/opt
 import { processSignals } from "../core/process-signals.ts";
 import { createServer, type Server, type Transport } from "../serve/server.ts";
 import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
-import { quietBound, stopDrainable } from "../restart/quiet-drain.ts";
+import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
 import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
 import type { BunServerLike } from "../serve/attach.ts";
 
@@ -187,19 +187,13 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
   // them (issue 12, docs/runtimes.md B3): whatever the reason — a restart or a SIGTERM — keep
   // serving, with Connection: close (which makes Bun close each connection after it, K2), until quiet.
   const drainable = bunDrainable(() => bunServer, {
-    quiet: {
-      requests: () => requests,
-      quietMs: options.connectionGrace,
-      maxMs: () => quietBound(server.deadline, options.drainDelay),
-    },
+    quiet: serveQuiet(options, server, () => requests),
   });
   return {
     native: bunServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
-    inFlight: drainable.inFlight,
-    drain: drainable.drain,
-    forceClose: drainable.forceClose,
+    ...drainable,
   };
 }
 

@@ -15,7 +15,7 @@ import {
 } from "../core/deno-runtime.ts";
 import { createServer, type Server, type Transport } from "../serve/server.ts";
 import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
-import { quietBound, stopDrainable } from "../restart/quiet-drain.ts";
+import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
 import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
 import type { DenoHttpServerLike } from "../serve/attach.ts";
 
@@ -126,19 +126,13 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   // (D6); the client closes it, or shutdown() does once quiet.
   const drainable = denoDrainable(httpServer, {
     work: wrapped,
-    quiet: {
-      requests: () => requests,
-      quietMs: options.connectionGrace,
-      maxMs: () => quietBound(server.deadline, options.drainDelay),
-    },
+    quiet: serveQuiet(options, server, () => requests),
   });
   return {
     native: httpServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: httpServer!.addr.port, hostname: options.hostname } }),
-    inFlight: drainable.inFlight,
-    drain: drainable.drain,
-    forceClose: drainable.forceClose,
+    ...drainable,
   };
 }
 

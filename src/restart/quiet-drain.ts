@@ -65,6 +65,19 @@ export function quietBound(deadline: number, drainDelay: number | undefined): nu
   return Math.max(0, Math.floor((deadline - Math.min(drainDelay ?? 0, deadline)) / 2));
 }
 
+/** A drain's quiet wait for `serve()`: `connectionGrace` of quiet, within {@link quietBound}. @internal */
+export function serveQuiet(
+  options: { connectionGrace: number; drainDelay?: number },
+  lifecycle: { readonly deadline: number },
+  requests: () => number,
+): NonNullable<StopDrainSpec["quiet"]> {
+  return {
+    requests,
+    quietMs: options.connectionGrace,
+    maxMs: () => quietBound(lifecycle.deadline, options.drainDelay),
+  };
+}
+
 /** What a Web runtime's drainable is made of. @internal */
 export interface StopDrainSpec {
   /**
