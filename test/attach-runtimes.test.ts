@@ -7,6 +7,7 @@ import { afterEach, describe, it } from "vitest";
 import { type Fixture, runtime, startFixture } from "./_helpers/fixture.ts";
 import { connectOutcome, RawConnection } from "./_helpers/raw-http.ts";
 import { hangingRequestCutAtDeadline } from "./_helpers/scenarios.ts";
+import { readAll } from "./_helpers/responses.ts";
 
 const T = 30_000;
 const script = fileURLToPath(new URL("../runtimes/fixtures/attach-node-http.mjs", import.meta.url));
@@ -15,18 +16,6 @@ afterEach(() => {
   if (fixture && fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.kill("SIGKILL");
   fixture = undefined;
 });
-
-/** Reads responses until the connection closes. */
-async function readAll(conn: RawConnection) {
-  const out = [];
-  for (;;) {
-    try {
-      out.push(await conn.response());
-    } catch {
-      return out;
-    }
-  }
-}
 
 /**
  * A slowloris: the request line and part of the headers sent, the rest never. A complete request on a

@@ -12,17 +12,9 @@ import path from "node:path";
 import process from "node:process";
 import { afterAll, afterEach, beforeAll, describe, it } from "vitest";
 import { type Exit, type Fixture, runtime, runtimeCommand, startFixture } from "./_helpers/fixture.ts";
-import {
-  ensureHaproxy,
-  freePort,
-  type Haproxy,
-  haproxyVersion,
-  type Load,
-  type LoadResult,
-  serverStats,
-  startHaproxy,
-  startLoad,
-} from "../runtimes/haproxy/haproxy.ts";
+import { killEveryReady } from "./_helpers/backends.ts";
+import { ensureHaproxy, type Haproxy, haproxyVersion, serverStats, startHaproxy } from "../runtimes/haproxy/haproxy.ts";
+import { freePort, type Load, type LoadOptions, type LoadResult, startLoad } from "../runtimes/proxy.ts";
 
 const T = 60_000;
 /** HAProxy's check: every INTER ms, one failure takes a server out, one success puts it back. */
@@ -34,6 +26,8 @@ const DRAIN_DELAY = 800;
 const DEADLINE = 5_000;
 const MIN_REQUESTS = 10_000;
 const CONCURRENCY = 8;
+/** GET /pid from 8 loops: half a fresh connection per request, half keep-alive (1–50 requests each). */
+const LOAD: LoadOptions = { minTotal: MIN_REQUESTS, concurrency: CONCURRENCY, freshPercent: 50, maxPerConnection: 50 };
 /** Requests sent after the last backend is back, so the last generation gets traffic too. */
 const TAIL_REQUESTS = 2_000;
 /**
@@ -67,16 +61,7 @@ async function cleanup(): Promise<void> {
   load = undefined;
   await haproxy?.stop();
   haproxy = undefined;
-  for (const f of fixtures.splice(0)) {
-    for (const e of f.events) {
-      if (e.event !== "ready") continue;
-      try {
-        process.kill(e.pid as number, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
+  killEveryReady(fixtures);
   if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
   tempDir = undefined;
 }
@@ -144,7 +129,7 @@ async function roll(
     rise: RISE,
   });
   const h = haproxy;
-  load = startLoad(runtimeCommand, h.port, MIN_REQUESTS, CONCURRENCY);
+  load = startLoad(runtimeCommand, h.port, LOAD);
   await load.reached(1_000); // traffic is flowing before the first roll
 
   const exits: RollResult["exits"] = [];
@@ -346,7 +331,7 @@ describe("HAProxy rolling deploy", () => {
       rise: RISE,
     });
     const h = haproxy;
-    load = startLoad(runtimeCommand, h.port, MIN_REQUESTS, CONCURRENCY);
+    load = startLoad(runtimeCommand, h.port, LOAD);
     await load.reached(1_000);
     for (const f of backends) f.kill("SIGHUP");
     const successors = await Promise.all(backends.map((f) => nextReady(f, f.pid)));

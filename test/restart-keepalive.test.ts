@@ -9,6 +9,7 @@ import process from "node:process";
 import { afterEach, describe, it } from "vitest";
 import { type Fixture, startFixture } from "./_helpers/fixture.ts";
 import { RawConnection } from "./_helpers/raw-http.ts";
+import { killEveryReady } from "./_helpers/backends.ts";
 
 const T = 30_000;
 const fixtures: Fixture[] = [];
@@ -16,16 +17,7 @@ const connections: RawConnection[] = [];
 
 afterEach(() => {
   for (const c of connections.splice(0)) c.close();
-  for (const f of fixtures.splice(0)) {
-    for (const e of f.events) {
-      if (e.event !== "ready") continue;
-      try {
-        process.kill(e.pid as number, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
+  killEveryReady(fixtures);
 });
 
 async function open(port: number): Promise<RawConnection> {

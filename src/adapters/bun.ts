@@ -1,15 +1,15 @@
 /*
- * Bun adapter: `serve()` on `Bun.serve`, signals through `process.on`.
- *
- * `server.stop()` drains (stops accepting, closes idle connections, resolves when in-flight requests
- * are done) and `stop(true)` cuts everything, streams included; `pendingRequests` is Bun's own count.
+ * Bun adapter: `serve()` on `Bun.serve`, signals through `process.on`, and the one Bun drainable
+ * (`bunDrainable`) and handler `info` (`BunInfo`) that `serve()`, `attach()` and `graceful()` share.
  */
 
 import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "../serve/options.ts";
 import { processSignals } from "../core/process-signals.ts";
 import { createServer, type Server, type Transport } from "../serve/server.ts";
 import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
-import { quietBound, type QuietWait, untilQuiet } from "../restart/quiet-drain.ts";
+import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
+import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
+import type { BunServerLike } from "../serve/attach.ts";
 
 /**
  * On Bun the native `Response` is already the fast one.
@@ -72,26 +72,65 @@ function trackedWebSockets(handlers: BunWebSocketHandlers, server: Server): BunW
   };
 }
 
-/** The handler's `info`: a class, because an object literal with a getter costs the hot path. */
-class BunInfo implements ServeInfo {
+/**
+ * The handler's `info` on Bun, for `serve()` and `graceful()`: a class, because an object literal with
+ * a getter costs the hot path. `remoteAddr` asks Bun's server only when read. @internal
+ */
+export class BunInfo implements ServeInfo {
   readonly #request: Request;
-  readonly #bun: BunServer;
-  readonly #server: Server;
-  constructor(request: Request, bun: BunServer, server: Server) {
+  readonly #bun: BunRequestIP | undefined;
+  readonly #lifecycle: Lifecycle;
+  constructor(request: Request, bun: BunRequestIP | undefined, lifecycle: Lifecycle) {
     this.#request = request;
     this.#bun = bun;
-    this.#server = server;
+    this.#lifecycle = lifecycle;
   }
   get remoteAddr(): ServeInfo["remoteAddr"] {
-    const ip = this.#bun.requestIP(this.#request);
+    const ip = this.#bun?.requestIP(this.#request);
     return ip ? { hostname: ip.address, port: ip.port } : undefined;
   }
   waitUntil(promise: Promise<unknown>): void {
-    this.#server.waitUntil(promise);
+    this.#lifecycle.waitUntil(promise);
   }
 }
 
-/** Starts `Bun.serve` for `serve()`. @internal */
+/** The part of Bun's `Server` that `info.remoteAddr` reads. @internal */
+export interface BunRequestIP {
+  requestIP(request: Request): { address: string; port: number } | null;
+}
+
+/** What {@link bunDrainable} drives besides the server. @internal */
+export interface BunDrainOptions {
+  /** Work our handler wrapper tracks (`graceful()`): counted instead of `pendingRequests`, cut at the deadline. */
+  work?: { inFlight(): number; cut(): void };
+  /** Resolves once that work is done. */
+  idle?: () => Promise<void>;
+  /** Our handler's request count: the drain keeps serving until quiet before `stop()` (issue 12). */
+  quiet?: { requests: () => number; quietMs: number; maxMs: () => number };
+}
+
+/**
+ * The one drainable for a Bun server — `serve()`'s, a user's `Bun.serve` given to `attach()`, or the
+ * one Bun starts for `export default graceful(...)` (known from the handler's second argument, hence
+ * a getter). `stop()` stops accepting, closes idle connections (B3) and resolves once in-flight
+ * requests are done (B1); `stop(true)` at the deadline cuts everything, streams included (B4);
+ * `pendingRequests` is Bun's own count.
+ * @internal
+ */
+export function bunDrainable(server: () => BunServerLike | undefined, options: BunDrainOptions = {}): Drainable {
+  const work = options.work;
+  return stopDrainable({
+    stop: () => server()?.stop(),
+    count: work ? () => work.inFlight() : () => server()?.pendingRequests ?? 0,
+    cut: () => {
+      work?.cut();
+      return server()?.stop(true);
+    },
+    idle: options.idle,
+    quiet: options.quiet,
+  });
+}
+
 /**
  * Records which requests `server.upgrade()` took, so that only their `undefined` goes to Bun as is
  * (Bun 1.4 answers any other `undefined` with 200 "Welcome to Bun!"; issue 11.4).
@@ -116,7 +155,7 @@ function watchUpgrades(bunServer: BunServer): (request: Request) => boolean {
 /** Starts `Bun.serve` for `serve()`. @internal */
 function startBunServer(options: ResolvedServeOptions, server: Server): Transport {
   let upgraded: (request: Request) => boolean = () => false;
-  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart/quiet-drain.ts).
+  // Requests handed to `fetch`: the drain waits until this stops moving (restart/quiet-drain.ts).
   let requests = 0;
   const wrapped = wrapFetch<[BunServer]>(options, server, {
     info: (request, bunServer): ServeInfo => (requests++, new BunInfo(request, bunServer, server)),
@@ -144,34 +183,17 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
   } catch (error) {
     listening = Promise.reject(error);
   }
-  let drained: Promise<void> | undefined;
-  let stopped = false;
-  let quiet: QuietWait | undefined;
+  // stop() closes idle keep-alive connections at once, under a client (a proxy's pool) about to reuse
+  // them (issue 12, docs/runtimes.md B3): whatever the reason — a restart or a SIGTERM — keep
+  // serving, with Connection: close (which makes Bun close each connection after it, K2), until quiet.
+  const drainable = bunDrainable(() => bunServer, {
+    quiet: serveQuiet(options, server, () => requests),
+  });
   return {
     native: bunServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: bunServer!.port, hostname: options.hostname } }),
-    // While `stop()` has not resolved, Bun still holds a connection with work on it, even when
-    // `pendingRequests` says 0 (a request whose headers are still arriving, issue 11.5): cut at the
-    // deadline, it counts, so the report says forced and the exit code is 1.
-    inFlight: () => {
-      const n = bunServer?.pendingRequests ?? 0;
-      return drained && !stopped && n === 0 ? 1 : n;
-    },
-    drain(reason) {
-      if (!drained && bunServer && reason === "restart") {
-        // stop() closes idle keep-alive connections at once, under a proxy about to reuse them
-        // (issue 12, docs/runtimes.md B3): keep serving, with Connection: close, until quiet.
-        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
-        drained = quiet.done.then(() => bunServer!.stop()).finally(() => void (stopped = true));
-      }
-      drained ??= bunServer ? bunServer.stop().finally(() => void (stopped = true)) : Promise.resolve();
-      return drained;
-    },
-    forceClose() {
-      quiet?.end();
-      return bunServer?.stop(true).then(() => drained);
-    },
+    ...drainable,
   };
 }
 

@@ -1,11 +1,7 @@
 /*
- * Deno adapter: `serve()` on `Deno.serve`, signals through `Deno.addSignalListener`.
- *
- * `HttpServer.shutdown()` does the drain (stops accepting, closes idle connections, waits for
- * in-flight). What it cannot do is end work at a deadline: it waits forever for an open streaming
- * body, and aborting its `signal` after `shutdown()` throws an uncaught `BadResource` from inside Deno
- * (swallowing it with a global `error` listener leaves the stream open; Deno 2.9, docs/runtimes.md D3).
- * So the deadline answers unanswered requests with 503 and errors open streaming bodies itself.
+ * Deno adapter: `serve()` on `Deno.serve`, signals through `Deno.addSignalListener`, and the one Deno
+ * drainable (`denoDrainable`) and handler `info` (`DenoInfo`) that `serve()`, `attach()` and
+ * `graceful()` share.
  */
 
 import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "../serve/options.ts";
@@ -19,7 +15,9 @@ import {
 } from "../core/deno-runtime.ts";
 import { createServer, type Server, type Transport } from "../serve/server.ts";
 import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
-import { quietBound, type QuietWait, untilQuiet } from "../restart/quiet-drain.ts";
+import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
+import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
+import type { DenoHttpServerLike } from "../serve/attach.ts";
 
 /**
  * On Deno the native `Response` is already the fast one.
@@ -32,25 +30,68 @@ import { quietBound, type QuietWait, untilQuiet } from "../restart/quiet-drain.t
  */
 export const FastResponse: typeof Response = Response;
 
-/** The handler's `info`: a class, because an object literal with a getter costs Deno's hot path. */
-class DenoInfo implements ServeInfo {
-  readonly #info: DenoServeInfo;
-  readonly #server: Server;
-  constructor(info: DenoServeInfo, server: Server) {
+/**
+ * The handler's `info` on Deno, for `serve()` and `graceful()`: a class, because an object literal
+ * with a getter costs Deno's hot path. @internal
+ */
+export class DenoInfo implements ServeInfo {
+  readonly #info: DenoInfoLike | undefined;
+  readonly #lifecycle: Lifecycle;
+  constructor(info: DenoInfoLike | undefined, lifecycle: Lifecycle) {
     this.#info = info;
-    this.#server = server;
+    this.#lifecycle = lifecycle;
   }
   get remoteAddr(): ServeInfo["remoteAddr"] {
-    return this.#info.remoteAddr;
+    return this.#info?.remoteAddr;
   }
   waitUntil(promise: Promise<unknown>): void {
-    this.#server.waitUntil(promise);
+    this.#lifecycle.waitUntil(promise);
   }
+}
+
+/** The part of Deno's handler info `info.remoteAddr` reads. @internal */
+export interface DenoInfoLike {
+  remoteAddr?: ServeInfo["remoteAddr"];
+}
+
+/** What {@link denoDrainable} drives besides the server. @internal */
+export interface DenoDrainOptions {
+  /** Work our handler wrapper tracks (`serve()`, `graceful()`): counted, and cut at the deadline. */
+  work?: { inFlight(): number; cut(): void };
+  /** Resolves once that work is done: `graceful()`, where `deno serve` owns the server. */
+  idle?: () => Promise<void>;
+  /** Our handler's request count: the drain keeps serving until quiet before `shutdown()` (issue 12). */
+  quiet?: { requests: () => number; quietMs: number; maxMs: () => number };
+  /** At the deadline when there is no work of ours to cut (`attach()` of a user's `Deno.serve`). */
+  uncuttable?: () => void;
+}
+
+/**
+ * The one drainable for a Deno server — `serve()`'s, a user's `Deno.serve` given to `attach()`, or
+ * none (`graceful()` under `deno serve`, which drains its own listener).
+ *
+ * `shutdown()` stops accepting, closes fresh and idle connections (D7, K1) and waits for in-flight
+ * requests; it cannot end work at a deadline: it waits forever for an open streaming body, and
+ * aborting its `signal` after `shutdown()` throws an uncaught `BadResource` from inside Deno (D2, D3).
+ * So the deadline answers unanswered requests with 503 and errors open streaming bodies itself (D4);
+ * a server whose handler is not ours cannot be cut. Deno does not count requests: without our work,
+ * the count is 0, and 1 while `shutdown()` is pending.
+ * @internal
+ */
+export function denoDrainable(server: DenoHttpServerLike | undefined, options: DenoDrainOptions = {}): Drainable {
+  const work = options.work;
+  return stopDrainable({
+    stop: server && (() => server.shutdown()),
+    count: work ? () => work.inFlight() : () => 0,
+    cut: () => (work ? work.cut() : options.uncuttable?.()),
+    idle: options.idle,
+    quiet: options.quiet,
+  });
 }
 
 /** Starts `Deno.serve` for `serve()`. @internal */
 function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
-  // Requests handed to `fetch`: a restart drain waits until this stops moving (restart/quiet-drain.ts).
+  // Requests handed to `fetch`: the drain waits until this stops moving (restart/quiet-drain.ts).
   let requests = 0;
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
     info: (_request, info): ServeInfo => (requests++, new DenoInfo(info, server)),
@@ -79,36 +120,19 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   } catch (error) {
     listening = Promise.reject(error);
   }
-  let drained: Promise<void> | undefined;
-  let shutDown = false;
-  let quiet: QuietWait | undefined;
+  // shutdown() closes idle keep-alive connections at once, under a client (a proxy's pool) about to
+  // reuse them (issue 12, docs/runtimes.md K1, D7): whatever the reason — a restart or a SIGTERM —
+  // keep serving, with Connection: close, until quiet. Deno keeps a connection after that header
+  // (D6); the client closes it, or shutdown() does once quiet.
+  const drainable = denoDrainable(httpServer, {
+    work: wrapped,
+    quiet: serveQuiet(options, server, () => requests),
+  });
   return {
     native: httpServer,
     listening,
     handoff: () => ({ handoff: { mode: "reuseport", port: httpServer!.addr.port, hostname: options.hostname } }),
-    // While `shutdown()` has not resolved, Deno still holds a request, even one our count no longer
-    // sees: a response already sent while the client is still uploading its body (issue 11.2,
-    // docs/runtimes.md D-h11-2). Cut at the deadline, it counts: the report says forced, exit code 1.
-    inFlight: () => {
-      const n = wrapped.inFlight();
-      return drained && !shutDown && n === 0 ? 1 : n;
-    },
-    drain(reason) {
-      if (!drained && httpServer && reason === "restart") {
-        // shutdown() closes idle keep-alive connections at once, under a proxy about to reuse them
-        // (issue 12, docs/runtimes.md K1, D7): keep serving, with Connection: close, until quiet.
-        quiet = untilQuiet(() => requests, options.connectionGrace, quietBound(server.deadline, options.drainDelay));
-        drained = quiet.done.then(() => httpServer!.shutdown()).finally(() => void (shutDown = true));
-      }
-      drained ??= httpServer ? httpServer.shutdown().finally(() => void (shutDown = true)) : Promise.resolve();
-      return drained;
-    },
-    // Not `drained`: Deno's shutdown() never settles while a client holds a request open (a stalled
-    // upload, a response it never reads), and the deadline must win whatever clients do (issue 11.1).
-    forceClose() {
-      quiet?.end();
-      wrapped.cut();
-    },
+    ...drainable,
   };
 }
 

@@ -13,6 +13,8 @@ import { processSignals } from "../core/process-signals.ts";
 import { denoSignals } from "../core/deno-runtime.ts";
 import { detectRuntime } from "../core/runtime.ts";
 import { installSignalHandlers } from "../core/signals.ts";
+import { bunDrainable } from "../adapters/bun.ts";
+import { denoDrainable } from "../adapters/deno.ts";
 
 /**
  * Options for {@link attach}.
@@ -180,23 +182,11 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   if (isNodeHttp(server)) {
     drainable = nodeDrainable(server, lifecycle, { connectionGrace });
   } else if (isBun(server)) {
-    let stopped: Promise<void> | undefined;
-    drainable = {
-      inFlight: () => server.pendingRequests,
-      drain: () => (stopped ??= server.stop()),
-      forceClose: () => server.stop(true).then(() => stopped),
-    };
+    drainable = bunDrainable(() => server);
   } else if (isDeno(server)) {
-    // Deno does not say what is in flight; while its shutdown() is pending, at least one thing is.
-    let state: "serving" | "draining" | "done" = "serving";
-    drainable = {
-      inFlight: () => (state === "draining" ? 1 : 0),
-      drain: () => {
-        state = "draining";
-        return server.shutdown().then(() => void (state = "done"));
-      },
-      forceClose: () => lifecycle.logger.warn("Deno.serve servers cannot be cut by attach(); use serve() for that"),
-    };
+    drainable = denoDrainable(server, {
+      uncuttable: () => lifecycle.logger.warn("Deno.serve servers cannot be cut by attach(); use serve() for that"),
+    });
   } else if (isHttp2(server)) {
     drainable = http2Drainable(server);
   } else {

@@ -9,6 +9,9 @@
  */
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
+import { bunDrainable, BunInfo, type BunRequestIP } from "../adapters/bun.ts";
+import { denoDrainable, DenoInfo, type DenoInfoLike } from "../adapters/deno.ts";
+import type { BunServerLike } from "./attach.ts";
 import { processSignals } from "../core/process-signals.ts";
 import { denoSignals, responseBrand, streamDetector } from "../core/deno-runtime.ts";
 import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
@@ -59,32 +62,6 @@ export interface GracefulHandler {
   readonly lifecycle: Lifecycle;
 }
 
-/** The part of Bun's `Server` (the handler's second argument) used to stop accepting. */
-interface BunServerLike {
-  stop(closeActiveConnections?: boolean): Promise<void>;
-}
-
-/** The part of Deno's handler info used for `remoteAddr`. */
-interface DenoInfoLike {
-  remoteAddr?: ServeInfo["remoteAddr"];
-}
-
-/** The handler's `info`: a class, because an object literal with a getter costs the hot path. */
-class EdgeInfo implements ServeInfo {
-  readonly #deno: DenoInfoLike | undefined;
-  readonly #lifecycle: Lifecycle;
-  constructor(deno: DenoInfoLike | undefined, lifecycle: Lifecycle) {
-    this.#deno = deno;
-    this.#lifecycle = lifecycle;
-  }
-  get remoteAddr(): ServeInfo["remoteAddr"] {
-    return this.#deno?.remoteAddr;
-  }
-  waitUntil(promise: Promise<unknown>): void {
-    this.#lifecycle.waitUntil(promise);
-  }
-}
-
 /**
  * Wraps a fetch handler for a server the platform starts.
  *
@@ -101,15 +78,18 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   const resolved = resolveServeOptions({ ...options, port: 0, hostname: "0.0.0.0" });
   const lifecycle = new Lifecycle({ ...options, deadline: options.deadline ?? EDGE_DEFAULT_DEADLINE });
   const runtime = detectRuntime();
-  let bunServer: BunServerLike | undefined;
+  let bunServer: (BunServerLike & BunRequestIP) | undefined;
   let onIdle: (() => void) | undefined;
   const wrapped = wrapFetch<unknown[]>(resolved, lifecycle, {
-    info: (_request, ...rest): ServeInfo => {
-      if (runtime === "bun" && rest[0] && typeof (rest[0] as BunServerLike).stop === "function") {
-        bunServer = rest[0] as BunServerLike;
-      }
-      return new EdgeInfo(runtime === "deno" ? (rest[0] as DenoInfoLike | undefined) : undefined, lifecycle);
-    },
+    info: runtime === "deno"
+      ? (_request, ...rest): ServeInfo => new DenoInfo(rest[0] as DenoInfoLike | undefined, lifecycle)
+      : (request, ...rest): ServeInfo => {
+        // Bun passes its Server as the second argument: what the drain stops, and what remoteAddr asks.
+        if (runtime === "bun" && !bunServer && typeof (rest[0] as BunServerLike | undefined)?.stop === "function") {
+          bunServer = rest[0] as BunServerLike & BunRequestIP;
+        }
+        return new BunInfo(request, bunServer, lifecycle);
+      },
     trackForDeadline: { isStream: runtime === "deno" ? streamDetector() : (response) => response.body !== null },
     onIdle: () => runtime !== "deno" && onIdle?.(),
     // Deno leaves a request answered with a fake Response hanging, Bun answers it "Welcome to Bun!".
@@ -136,25 +116,17 @@ export function graceful(options: GracefulOptions): GracefulHandler {
     }
     : wrapped.handler;
   const inFlight = runtime === "deno" ? () => sending : wrapped.inFlight;
-
-  let drained: Promise<void> | undefined;
-  const drainable: Drainable = {
-    inFlight,
-    drain() {
-      drained ??= Promise.all([
-        bunServer?.stop(),
-        new Promise<void>((resolve) => {
-          if (inFlight() === 0) return resolve();
-          onIdle = resolve;
-        }),
-      ]).then(() => {});
-      return drained;
-    },
-    forceClose() {
-      wrapped.cut();
-      return bunServer?.stop(true);
-    },
-  };
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      if (inFlight() === 0) return resolve();
+      onIdle = resolve;
+    });
+  const work = { inFlight, cut: wrapped.cut };
+  // `deno serve` drains its own listener: the drain waits for our work only. Bun's platform server
+  // is stopped like serve()'s (without the quiet wait: graceful() has no connectionGrace).
+  const drainable: Drainable = runtime === "deno"
+    ? denoDrainable(undefined, { work, idle })
+    : bunDrainable(() => bunServer, { work, idle });
   lifecycle.attach(drainable);
   if (resolved.signals) {
     // `deno serve` drains its own listener on SIGTERM/SIGINT and exits 0 once its requests are sent;
