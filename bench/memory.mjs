@@ -16,24 +16,28 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { canPin, installCleanup, start, stop } from "./lib/proc.mjs";
 import { ensureWrk, wrk } from "./lib/wrk.mjs";
+import { options } from "./lib/args.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
 const SERVER = join(HERE, "web-server.mjs");
 const BIN = join(ROOT, "node_modules", ".bin");
-const argv = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
-const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
-const RUNTIMES = list(arg("only", "node20,node24,deno,bun"));
-const ENTRIES = list(arg("entries", "serve,attach,graceful"));
-const SHAPES = list(arg("shapes", "sync,async,stream,hono"));
-const REQUESTS = Number(arg("requests", 300_000));
+const opt = options({
+  only: { type: "list", default: ["node20", "node24", "deno", "bun"] },
+  entries: { type: "list", default: ["serve", "attach", "graceful"] },
+  shapes: { type: "list", default: ["sync", "async", "stream", "hono"] },
+  requests: { type: "number", default: 300_000 },
+  md: { type: "string", default: join(HERE, "results", "memory.md") },
+  json: { type: "string", default: join(HERE, "results", "memory.json") },
+}, "node bench/memory.mjs [--only node20,node24,deno,bun] [--entries serve,attach,graceful] " +
+  "[--shapes sync,async,stream,hono] [--requests 300000] [--md FILE] [--json FILE]");
+const RUNTIMES = opt.only;
+const ENTRIES = opt.entries;
+const SHAPES = opt.shapes;
+const REQUESTS = opt.requests;
 const WARM = 20_000;
-const MD = resolve(arg("md", join(HERE, "results", "memory.md")));
-const JSON_OUT = resolve(arg("json", join(HERE, "results", "memory.json")));
+const MD = resolve(opt.md);
+const JSON_OUT = resolve(opt.json);
 const node24 = RUNTIMES.includes("node24") ? (await import(join(ROOT, "runtimes", "node24.mjs"))).ensureNode24() : "";
 const PIN = os.cpus().length >= 2 && canPin();
 const log = (...a) => console.error(...a);

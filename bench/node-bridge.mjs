@@ -3,11 +3,14 @@
 // bridge with native globals cannot go below, and against the peers (srvx, @hono/node-server).
 //
 //   node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin]
-//                              [--out bench/results/node-bridge.md] [--label before|after]
+//                              [--mode together|alone] [--out bench/results/node-bridge.md] [--label text]
 //
-// Each shape starts one server per implementation (pinned to CPU 0), warms each up, then measures
-// them in interleaved rounds (A B C, B C A, …) with `wrk -t1 -c32` pinned to CPU 1, all in one run.
-// Ratios are taken per round against the floor and the median is reported.
+// Each shape starts one server per implementation (pinned to CPU 0) and warms them up. --mode together
+// (default): each round loads all of them at once, one `wrk -t1 -c32` each (pinned to CPU 1), so they
+// share the same window and the machine's speed swings cancel (bench/lib/together.mjs); --mode alone:
+// one after the other in interleaved order (A B C, B C A, …). Two metrics per round: req/s and the
+// server's CPU µs per request (bench/lib/cpu.mjs); ratios are taken per round against the first row
+// (CPU: its µs ÷ the row's µs, so higher is better for both) and the median is reported.
 //
 // Implementations:
 //   floor        raw node:http that builds the same Response per request (new Response(str) /
@@ -26,6 +29,11 @@
 //
 // Child mode (internal): node bench/node-bridge.mjs --serve <impl> <shape>
 import { spawn, spawnSync } from "node:child_process";
+import { median, options } from "./lib/args.mjs";
+import { cpuPerRequest } from "./lib/cpu.mjs";
+import { installCleanup } from "./lib/proc.mjs";
+import { measureTogether } from "./lib/together.mjs";
+import { wrk } from "./lib/wrk.mjs";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
@@ -177,13 +185,8 @@ async function serveChild(impl, shape) {
 
 
 // ------------------------------------------------------------------------------------ parent: run
-function opt(name, fallback) {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-}
-
-function canPin() {
-  return !argv.includes("--no-pin") && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+function canPin(noPin) {
+  return !noPin && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 }
 
 function startServer(node, impl, shape, pin) {
@@ -206,42 +209,16 @@ function startServer(node, impl, shape, pin) {
 }
 
 let postScript;
-/** wrk once more when a run cannot be parsed (seen once: a usage error on a busy machine). */
-function wrk(port, seconds, shape, pin) {
-  try {
-    return wrkOnce(port, seconds, shape, pin);
-  } catch (error) {
-    process.stderr.write(`retrying after: ${String(error).slice(0, 300)}\n`);
-    return wrkOnce(port, seconds, shape, pin);
-  }
+function scriptFor(shape) {
+  if (shape !== "post") return undefined;
+  postScript ??= (() => {
+    mkdirSync(join(ROOT, "bench", "results", "tmp"), { recursive: true });
+    const p = join(ROOT, "bench", "results", "tmp", "node-bridge-post.lua");
+    writeFileSync(p, `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+    return p;
+  })();
+  return postScript;
 }
-function wrkOnce(port, seconds, shape, pin) {
-  const args = ["-t1", "-c32", `-d${seconds}s`];
-  if (shape === "post") {
-    postScript ??= (() => {
-      mkdirSync(join(ROOT, "bench", "results", "tmp"), { recursive: true });
-      const p = join(ROOT, "bench", "results", "tmp", "node-bridge-post.lua");
-      writeFileSync(
-        p,
-        `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
-      );
-      return p;
-    })();
-    args.push("-s", postScript);
-  }
-  args.push(`http://${HOST}:${port}/`);
-  const [cmd, a] = pin ? ["taskset", ["-c", "1", "wrk", ...args]] : ["wrk", args];
-  const r = spawnSync(cmd, a, { encoding: "utf8", timeout: (seconds + 10) * 1000 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? "")?.[1]);
-  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout) || /Socket errors/.exec(r.stdout);
-  if (!Number.isFinite(rps)) throw new Error(`wrk ${a.join(" ")}: ${r.stdout.slice(0, 200)}${r.stderr}`);
-  return { rps, errors: bad ? r.stdout.split("\n").filter((l) => /Non-2xx|Socket errors/.test(l)).join("; ") : "" };
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function nodeBinary(major) {
   if (major === "20") return "/usr/bin/node";
@@ -267,20 +244,32 @@ function implsForShape(shape) {
   return list;
 }
 
-async function measureShape(node, shape, rounds, seconds, pin) {
+async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
   const impls = implsFor(shape);
   const servers = {};
+  const load = { connections: 32, cpu: pin ? 1 : undefined, script: scriptFor(shape) };
   try {
     for (const impl of impls) servers[impl] = await startServer(node, impl, shape, pin);
-    for (const impl of impls) wrk(servers[impl].port, 1, shape, pin); // warm-up (JIT)
+    const targets = impls.map((impl) => ({ port: servers[impl].port, pid: servers[impl].child.pid }));
+    await measureTogether(targets, { ...load, seconds: 1 }); // warm-up (JIT)
     const rps = Object.fromEntries(impls.map((i) => [i, []]));
+    const cpu = Object.fromEntries(impls.map((i) => [i, []]));
     const errors = {};
     for (let r = 0; r < rounds; r++) {
-      const order = impls.map((_, k) => impls[(k + r) % impls.length]);
-      for (const impl of order) {
-        const res = wrk(servers[impl].port, seconds, shape, pin);
-        rps[impl].push(res.rps);
-        if (res.errors) errors[impl] = res.errors;
+      let results;
+      if (mode === "together") results = await measureTogether(targets, { ...load, seconds });
+      else {
+        results = [];
+        for (const k of impls.map((_, k) => (k + r) % impls.length)) {
+          const sampler = cpuPerRequest(targets[k].pid);
+          const res = await wrk(targets[k].port, { ...load, seconds });
+          results[k] = { ...res, cpuUs: sampler.end(res.requests) };
+        }
+      }
+      for (const [k, impl] of impls.entries()) {
+        rps[impl].push(results[k].rps);
+        cpu[impl].push(results[k].cpuUs);
+        if (results[k].errors) errors[impl] = `${results[k].errors} errors`;
       }
     }
     const base = impls[0];
@@ -289,6 +278,9 @@ async function measureShape(node, shape, rounds, seconds, pin) {
       rps: median(rps[impl]),
       ratio: median(rps[impl].map((v, k) => v / rps[base][k])),
       ratios: rps[impl].map((v, k) => v / rps[base][k]),
+      cpuUs: median(cpu[impl]),
+      cpuRatio: median(cpu[impl].map((v, k) => cpu[base][k] / v)),
+      cpuRatios: cpu[impl].map((v, k) => cpu[base][k] / v),
       errors: errors[impl] ?? "",
     }));
     return { shape, base, rows };
@@ -297,38 +289,50 @@ async function measureShape(node, shape, rounds, seconds, pin) {
   }
 }
 
+const USAGE = "node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin] " +
+  "[--mode together|alone] [--out FILE|-] [--label text]";
+
 async function main() {
-  const which = opt("node", "both");
-  const rounds = Number(opt("rounds", 3));
-  const seconds = Number(opt("seconds", 2));
-  const label = opt("label", "");
-  const out = opt("out", join(ROOT, "bench", "results", "node-bridge.md"));
-  const shapes = (opt("shapes", "sync,async,json,headers,stream,post,hono,fast")).split(",");
-  const pin = canPin();
+  const opt = options({
+    node: { type: "string", default: "both" },
+    rounds: { type: "number", default: 3 },
+    seconds: { type: "number", default: 2 },
+    shapes: { type: "list", default: ["sync", "async", "json", "headers", "stream", "post", "hono", "fast"] },
+    "no-pin": { type: "boolean", default: false },
+    mode: { type: "string", default: "together" },
+    out: { type: "string", default: join(ROOT, "bench", "results", "node-bridge.md") },
+    label: { type: "string", default: "" },
+  }, USAGE);
+  const { rounds, seconds, label, out, shapes, mode } = opt;
+  if (mode !== "together" && mode !== "alone") throw new Error(`--mode: together or alone, not ${mode}`);
+  installCleanup();
+  const pin = canPin(opt["no-pin"]);
   if (!existsSync(join(ROOT, "dist", "node.js"))) throw new Error("build first: npx tsup");
-  const majors = which === "both" ? ["20", "24"] : [which];
+  const majors = opt.node === "both" ? ["20", "24"] : [opt.node];
   const sections = [];
+  const range = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
   for (const major of majors) {
     const node = nodeBinary(major);
     const version = execText(node, ["-v"]).trim();
     const lines = [
       `### Node ${version}${label ? ` — ${label}` : ""}`,
       "",
-      `wrk -t1 -c32 -d${seconds}s, ${rounds} interleaved rounds after a 1 s warm-up, server on CPU 0, wrk on CPU 1${
+      `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`node bench/node-bridge.mjs ${process.argv.slice(2).join(" ")}\`: ` +
+      `mode ${mode}, wrk -t1 -c32 -d${seconds}s per server, ${rounds} rounds after a 1 s warm-up, servers on CPU 0, wrk on CPU 1${
         pin ? "" : " (NOT pinned)"
-      }; ratio = median of per-round ratios to the first row.`,
+      }; ratios = median of per-round ratios to the first row (req/s: row ÷ first; CPU: first's µs/req ÷ row's).`,
       "",
-      "| shape | impl | req/s (median) | ratio | per round | errors |",
-      "| --- | --- | ---: | ---: | --- | --- |",
+      "| shape | impl | req/s (median) | req/s ratio | per round | CPU µs/req | CPU ratio | per round | errors |",
+      "| --- | --- | ---: | ---: | --- | ---: | ---: | --- | --- |",
     ];
     for (const shape of shapes) {
       const t0 = Date.now();
-      const r = await measureShape(node, shape, rounds, seconds, pin);
+      const r = await measureShape(node, shape, { rounds, seconds, pin, mode });
       for (const row of r.rows) {
         lines.push(
-          `| ${shape} | ${row.impl} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${
-            row.ratios.map((x) => x.toFixed(2)).join(" ")
-          } | ${row.errors} |`,
+          `| ${shape} | ${row.impl} | ${Math.round(row.rps)} | ${row.ratio.toFixed(2)} | ${range(row.ratios)} | ${
+            row.cpuUs.toFixed(2)
+          } | ${row.cpuRatio.toFixed(2)} | ${range(row.cpuRatios)} | ${row.errors} |`,
         );
       }
       process.stderr.write(`node ${version} ${shape}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
@@ -340,7 +344,7 @@ async function main() {
   }
   if (out !== "-") {
     const previous = existsSync(out) ? readFileSync(out, "utf8") : "# Node bridge throughput (bench/node-bridge.mjs)\n\n";
-    writeFileSync(out, previous + `\n<!-- ${new Date().toISOString()} -->\n` + sections.join("\n") + "\n");
+    writeFileSync(out, previous + "\n" + sections.join("\n") + "\n");
   }
 }
 

@@ -21,6 +21,7 @@ import { renderMarkdown, renderShutdownSvg, renderThroughputSvg } from "./lib/re
 import { snapshotAndBuild } from "./lib/snapshot.mjs";
 import { waitForQuiet, watchForeign } from "./lib/cpu.mjs";
 import { ensureWrk, wrk } from "./lib/wrk.mjs";
+import { options } from "./lib/args.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
@@ -29,31 +30,30 @@ const BIN = join(ROOT, "node_modules", ".bin");
 const ALL = ["node20", "node24", "deno", "bun"];
 
 // ---------------------------------------------------------------- options
-function usage(code) {
-  console.error(
-    "usage: node bench/run.mjs [--quick] [--only node20,node24,deno,bun] [--skip a,b] [--no-pin] [--out DIR]\n" +
-      "       node bench/run.mjs --report-only [--quick] [--out DIR]   (re-render the markdown and SVGs from the JSON)",
-  );
-  process.exit(code);
-}
-const opts = { quick: false, only: ALL, skip: [], pin: true, out: undefined, reportOnly: false };
-{
-  const argv = process.argv.slice(2);
-  const list = (v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--quick") opts.quick = true;
-    else if (a === "--only") opts.only = list(argv[++i]);
-    else if (a === "--skip") opts.skip = list(argv[++i]);
-    else if (a === "--no-pin") opts.pin = false;
-    else if (a === "--report-only") opts.reportOnly = true;
-    else if (a === "--restart-only") opts.restartOnly = true;
-    else if (a === "--out") opts.out = resolve(argv[++i] ?? usage(2));
-    else if (a === "-h" || a === "--help") usage(0);
-    else console.error(`unknown option ${a}`), usage(2);
+const USAGE = "node bench/run.mjs [--quick] [--only node20,node24,deno,bun] [--skip a,b] [--no-pin] [--out DIR]\n" +
+  "       node bench/run.mjs --report-only [--quick] [--out DIR]   (re-render the markdown and SVGs from the JSON)\n" +
+  "       node bench/run.mjs --restart-only                        (re-measure only the restart loss)";
+const opts = (() => {
+  const o = options({
+    quick: { type: "boolean", default: false },
+    only: { type: "list", default: ALL },
+    skip: { type: "list", default: [] },
+    "no-pin": { type: "boolean", default: false },
+    "report-only": { type: "boolean", default: false },
+    "restart-only": { type: "boolean", default: false },
+    out: { type: "string" },
+  }, USAGE);
+  for (const r of [...o.only, ...o.skip]) {
+    if (!ALL.includes(r)) {
+      console.error(`unknown runtime "${r}"\nusage: ${USAGE}`);
+      process.exit(2);
+    }
   }
-  for (const r of [...opts.only, ...opts.skip]) if (!ALL.includes(r)) console.error(`unknown runtime "${r}"`), usage(2);
-}
+  return {
+    quick: o.quick, only: o.only, skip: o.skip, pin: !o["no-pin"], out: o.out === undefined ? undefined : resolve(o.out),
+    reportOnly: o["report-only"], restartOnly: o["restart-only"],
+  };
+})();
 
 const S = opts.quick
   ? {

@@ -75,7 +75,8 @@ const listenNode = (server) =>
 
 async function start() {
   const handler = await handlerFor(SHAPE);
-  const gs = IMPL === "bare" ? undefined : await import(process.env.BENCH_ENTRY);
+  // "bare", "hop" and "promise" run no graceful-serve code.
+  const gs = process.env.BENCH_ENTRY ? await import(process.env.BENCH_ENTRY) : undefined;
   if (IMPL === "serve") {
     const server = gs.serve({ port: 0, hostname: "127.0.0.1", fetch: handler, signals: false, logger: false });
     await server.ready();

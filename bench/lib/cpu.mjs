@@ -1,8 +1,7 @@
 // CPU time seen by other processes while we measure: this machine's 2 cores may be shared with other
 // work (a test suite running beside the benchmark), which would otherwise show up as "overhead".
 // Linux only (/proc); elsewhere every function reports `undefined` and nothing waits.
-import { readFileSync } from "node:fs";
-
+import { readdirSync, readFileSync } from "node:fs";
 
 function cpuLines() {
   try {
@@ -36,6 +35,51 @@ function processTicks(pid, reaped = false) {
 }
 
 /**
+ * CPU time (user + system) process `pid` has used so far, in nanoseconds, over all its threads, or
+ * undefined off Linux / once it is gone.
+ *
+ * Which /proc file: `/proc/<pid>/stat` fields 14+15 (utime, stime) already sum every thread of the
+ * process (live and exited), but in clock ticks (10 ms): ±1 % on a 2 s window. `schedstat`'s first field
+ * is the scheduler's own run time in ns, but per thread — `/proc/<pid>/schedstat` is the main thread
+ * only, so Deno's and Bun's worker threads are in `/proc/<pid>/task/<tid>/schedstat`, summed here.
+ * A thread that exits between two samples takes its time with it; the servers measured here keep their
+ * threads for their whole life. Falls back to the ticks where schedstat is missing.
+ */
+export function processCpuNs(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch (error) {
+        if (error.code !== "ENOENT" && error.code !== "ESRCH") throw error; // that thread just exited
+      }
+    }
+    return ns;
+  } catch {
+    const ticks = processTicks(pid);
+    return ticks === undefined ? undefined : ticks * 1e7; // USER_HZ = 100
+  }
+}
+
+/**
+ * The sampler for "server CPU µs per request": call before the measured load window, `end(requests)`
+ * after it (the load generator has exited). Returns the µs of CPU the server used per request completed,
+ * or undefined when it cannot be known. Unlike req/s it does not count the time the server waited for
+ * the CPU (steal, other processes), so it is what a request costs the server.
+ */
+export function cpuPerRequest(pid) {
+  const t0 = processCpuNs(pid);
+  return {
+    end(requests) {
+      const t1 = processCpuNs(pid);
+      if (t0 === undefined || t1 === undefined || !(requests > 0)) return undefined;
+      return (t1 - t0) / 1000 / requests;
+    },
+  };
+}
+
+/**
  * Starts watching the whole machine. `end()` — called after the load generator has exited — returns
  * `foreign`: the share of all CPUs (0–1) that processes other than this one, its reaped children (wrk)
  * and `pids` (the server) used meanwhile, and `pidMs`: the CPU milliseconds `pids` used (undefined
@@ -45,6 +89,7 @@ export function watchForeign(pids) {
   const c0 = cpuLines()?.all;
   const s0 = processTicks(process.pid, true);
   const p0 = pids.map((pid) => processTicks(pid));
+  const n0 = pids.map((pid) => processCpuNs(pid));
   return {
     end() {
       const c1 = cpuLines()?.all;
@@ -52,7 +97,10 @@ export function watchForeign(pids) {
       const p1 = pids.map((pid) => processTicks(pid));
       if ([...p0, ...p1].some((t) => t === undefined)) return { foreign: undefined, pidMs: undefined };
       const pidTicks = p1.reduce((sum, t, i) => sum + (t - p0[i]), 0);
-      const pidMs = pidTicks * 10; // USER_HZ = 100
+      const n1 = pids.map((pid) => processCpuNs(pid));
+      const pidMs = [...n0, ...n1].some((t) => t === undefined)
+        ? pidTicks * 10 // USER_HZ = 100
+        : n1.reduce((sum, t, i) => sum + (t - n0[i]), 0) / 1e6;
       if (!c0 || !c1 || s0 === undefined || s1 === undefined) return { foreign: undefined, pidMs };
       const total = c1.total - c0.total;
       if (total <= 0) return { foreign: undefined, pidMs };

@@ -63,14 +63,16 @@ function limitScript(tmpDir) {
 }
 
 /**
- * Runs `wrk -t1 -c<connections> -d<seconds>s --latency http://127.0.0.1:<port>/`.
+ * Runs `wrk -t1 -c<connections> -d<seconds>s --latency http://127.0.0.1:<port>/` (with `script`, that
+ * Lua file too, e.g. for a POST; not together with `limit`).
  * With `limit`, wrk stops sending after that many responses (for "after N requests" runs); it still
  * runs to -d, so such a caller aborts `signal` when done (the result is then `undefined`).
  */
-export async function wrk(port, { seconds, connections = 50, cpu, limit, tmpDir, signal } = {}) {
+export async function wrk(port, { seconds, connections = 50, cpu, limit, tmpDir, signal, script } = {}) {
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency"];
   const env = { ...process.env };
-  if (limit !== undefined) {
+  if (script !== undefined) args.push("-s", script);
+  else if (limit !== undefined) {
     args.push("-s", limitScript(tmpDir));
     env.BENCH_LIMIT = String(limit);
   }
