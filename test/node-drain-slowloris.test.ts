@@ -76,5 +76,16 @@ describe.skipIf(runtime === "bun")(
       assert.equal(report.graceful, false);
       assert.ok((report.forced as number) >= 1, `forced ${report.forced}`);
     }, T);
+
+    // The other side of the same check: a body that has all arrived, left unread by the handler, is done.
+    it("a whole body left unread by the handler does not hold the drain: exit 0, graceful", async () => {
+      const f = (fixture = await startFixture({ deadline: 5_000, connectionGrace: 100 }, script, { GS_KIND: "http" }));
+      const c = await open(f.port);
+      c.socket.write("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 200000\r\n\r\n" + "a".repeat(200_000));
+      assert.equal((await c.response()).body, "hello");
+      f.kill("SIGTERM");
+      assert.deepEqual(await f.exited, { code: 0, signal: null });
+      assert.equal(f.events.find((e) => e.event === "report")!.graceful, true);
+    }, T);
   },
 );

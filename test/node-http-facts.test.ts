@@ -1,6 +1,6 @@
 // Runtime facts behind src/adapters/node/drain.ts (issue 12): what the BARE node:http of Deno and Bun does, and
 // Bun.serve with pipelining — no library code. docs/runtimes.md ("node:http under Deno and Bun")
-// cites each by its ID (NH1..NH5, BP1); run one with `node runtimes/test-all.mjs node-http-facts -t "NH5:"`.
+// cites each by its ID (NH0..NH6, BP1); run one with `node runtimes/test-all.mjs node-http-facts -t "NH5:"`.
 // In process, real sockets on 127.0.0.1; every wait is for an event.
 import assert from "node:assert/strict";
 import http from "node:http";

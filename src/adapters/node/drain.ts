@@ -157,6 +157,24 @@ export function nodeDrainable(
   let sweepAt = Infinity;
   let sweeping = false;
   const watched = new WeakSet<http.ServerResponse>();
+  const discarding = new WeakSet<http.IncomingMessage>();
+  /**
+   * A request answered while its body is unfinished (issue 11.2) is in flight until the rest arrives.
+   * Node discards such a body itself once the response is sent, if the handler never read it
+   * (`resOnFinish` → `req._dump()`); Deno 2.9's port leaves it paused (NH7), so a body that had all
+   * been sent would hold the drain to the deadline. Done here, at drain time only (own tracking, i.e.
+   * not on Node): read the rest, and look again when it ends. A client that stalls its upload stays
+   * in flight and is cut.
+   */
+  const discardUnread = (res: http.ServerResponse) => {
+    const req = (res as http.ServerResponse & { req?: http.IncomingMessage }).req;
+    if (req === undefined || req.complete || req.destroyed || discarding.has(req)) return;
+    discarding.add(req);
+    req.once("end", () => schedule(Date.now()));
+    // Not Node's `_consuming` test: Deno's port sets it for a body nobody read. After the response
+    // nobody needs the rest; a reader still attached gets it, otherwise it is dropped.
+    req.resume();
+  };
   /** Closes connections idle for the quiet period; plans the next look. One timer at a time. */
   const sweep = () => {
     sweepTimer = undefined;
@@ -177,6 +195,7 @@ export function nodeDrainable(
             schedule(socket[kIdleSince] + quiet);
           });
         }
+        if (own && last?.writableFinished) discardUnread(last);
         continue;
       }
       const since = socket[kIdleSince] ??= now;
