@@ -54,19 +54,53 @@ async function drainDuring(kind: Kind, path: "/until-drain" | "/stream-until-dra
   return { s, conn, report: s.lifecycle.shutdown() };
 }
 
-// Which kinds run here: serve() on every runtime; attach() kinds on every runtime (Deno and Bun run
-// Express and Fastify on their node:http).
-const kinds: Kind[] = ["serve", "http", "https", "express", "fastify"];
+/**
+ * What a server kind on this runtime does differently, by runtime fact (docs/runtimes.md); every case
+ * runs for every kind, and these decide what it asserts or, where the runtime makes it impossible,
+ * that it is skipped.
+ */
+interface KindFacts {
+  /** Deno.serve runs a pipelined request only once the response before it is written (DP1). */
+  pipelinesOneAtATime: boolean;
+  /** Bun.serve drops a request pipelined behind a pending async one (BP1). */
+  dropsPipelined: boolean;
+  /** Deno.serve keeps a connection after a Connection: close response until shutdown() (D6). */
+  keepsAfterCloseHeader: boolean;
+  /** Bun.serve leaves a connection that never sent a request open (B2). */
+  leavesSilentOpen: boolean;
+  /** Deno's node:http closes a connection once its response is done when the listener is closed (NH5). */
+  closesAfterResponseOnceClosed: boolean;
+  /** Bun's node:http does not see a plain-TCP connection before its first request, nor close it (NH4). */
+  silentUnseen: boolean;
+}
 
-for (const kind of kinds) {
-  // serve() on Deno and Bun is not src/adapters/node/drain.ts but src/adapters/deno.ts and bun.ts: their
-  // drain keeps serving, with Connection: close, until no request has come for connectionGrace, and
-  // only then shutdown()/stop() (issue 12, docs/runtimes.md K1, B3).
-  const denoServe = kind === "serve" && runtimeName === "deno";
-  const bunServe = kind === "serve" && runtimeName === "bun";
-  // Deno 2.9's node:http destroys a connection the moment its response finishes once the listener is
-  // closed, whatever the response said (NH5): a request reusing it after that is never run.
-  const denoNodeHttp = kind !== "serve" && runtimeName === "deno";
+// serve() on every runtime (on Deno and Bun: src/adapters/deno.ts, bun.ts — serving with Connection:
+// close until quiet, then shutdown()/stop(); issue 12, K1, B3); attach() of node:http servers built
+// four ways on every runtime (Deno and Bun run Express and Fastify on their node:http).
+const deno = runtimeName === "deno";
+const bun = runtimeName === "bun";
+const table: Array<[Kind, KindFacts]> = (["serve", "http", "https", "express", "fastify"] as const).map((kind) => [
+  kind,
+  kind === "serve"
+    ? {
+      pipelinesOneAtATime: deno,
+      dropsPipelined: bun,
+      keepsAfterCloseHeader: deno,
+      leavesSilentOpen: bun,
+      closesAfterResponseOnceClosed: false,
+      silentUnseen: false,
+    }
+    : {
+      pipelinesOneAtATime: false,
+      dropsPipelined: false,
+      keepsAfterCloseHeader: false,
+      leavesSilentOpen: false,
+      closesAfterResponseOnceClosed: deno,
+      silentUnseen: bun && kind !== "https",
+    },
+]);
+
+for (const [kind, facts] of table) {
   describe(`keep-alive drain: ${kind} on ${runtimeName}`, () => {
     // http-terminator "ongoing requests receive {connection: close} header (new request reusing an
     // existing socket)": response 0's headers went out before the drain; after it ends, request 1 on
@@ -80,7 +114,7 @@ for (const kind of kinds) {
         assert.equal(first.complete, true);
         assert.notEqual(first.headers.connection, "close", "its headers went out before the drain");
         conn.send("/");
-        if (denoNodeHttp) {
+        if (facts.closesAfterResponseOnceClosed) {
           // NH5: closed after response 0 although it said keep-alive; request 1 is not run, so not lost.
           await assert.rejects(conn.response(), /connection closed before a response/);
           assert.equal(s.runs("/"), 0);
@@ -152,12 +186,12 @@ for (const kind of kinds) {
     // in flight have had their handlers run; each gets its response before the connection closes.
     // Bun.serve itself drops a request pipelined behind a pending one (BP1). Deno.serve runs a pipelined
     // request only once the response before it is written (DP1): the two "/" run after the drain began.
-    it.skipIf(bunServe)("pipelined requests whose handlers ran all get their responses", async () => {
+    it.skipIf(facts.dropsPipelined)("pipelined requests whose handlers ran all get their responses", async () => {
       const s = await start(kind);
       const conn = await s.open();
       pipeline(conn, ["/until-drain", "/", "/"]);
       await s.entered("/until-drain");
-      if (!denoServe) await s.entered("/", 2);
+      if (!facts.pipelinesOneAtATime) await s.entered("/", 2);
       const report = s.lifecycle.shutdown();
       const responses = await readAll(conn);
       assert.deepEqual(responses.map((r) => r.body), ["done", "hello", "hello"]);
@@ -174,7 +208,7 @@ for (const kind of kinds) {
       const { s, conn, report } = await drainDuring(kind, "/until-drain");
       pipeline(conn, ["/", "/"]);
       const responses = await readAll(conn);
-      if (denoServe) {
+      if (facts.keepsAfterCloseHeader) {
         // Deno keeps a connection after a Connection: close response (D6): the drain, still serving
         // until quiet, runs and answers both — each with Connection: close. Nothing is lost either way.
         assert.deepEqual(responses.map((r) => r.body), ["done", "hello", "hello"]);
@@ -214,7 +248,7 @@ for (const kind of kinds) {
     // Go TestServerShutdownStateNew / fastify "closes idle connections": a connection that never sends
     // anything is closed by the server after the quiet period, and the deadline never fires.
     // serve() on Bun: Bun.serve leaves such a connection open (B2, test/drain.test.ts).
-    it.skipIf(bunServe)(
+    it.skipIf(facts.leavesSilentOpen)(
       "a connection that never sends a request is closed by the server, without the deadline",
       async () => {
         const s = await start(kind);
@@ -227,7 +261,7 @@ for (const kind of kinds) {
         const r = await s.lifecycle.shutdown();
         // Bun 1.4's node:http does not see a plain-TCP connection before its first request (NH4): it
         // cannot close it, but it does not hold the shutdown either.
-        if (!(runtimeName === "bun" && kind !== "https")) assert.equal(await silent.closed, "end");
+        if (!facts.silentUnseen) assert.equal(await silent.closed, "end");
         else silent.close();
         assert.equal(await idle.closed, "end");
         assert.equal(forced, false, "the deadline did not cut anything");
@@ -240,7 +274,7 @@ for (const kind of kinds) {
     // Go TestServerKeepAlivesEnabled: once draining (here within the drain delay, listener still open),
     // keep-alive is off: every response closes its connection, so no connection is reused.
     // Deno.serve keeps a connection after its Connection: close response (D6), until shutdown().
-    it.skipIf(denoServe)(
+    it.skipIf(facts.keepsAfterCloseHeader)(
       "while draining, each response closes its connection: none is reused",
       async () => {
         const s = await start(kind, { drainDelay: 10_000 });
