@@ -105,6 +105,8 @@ async function honoApp() {
 // ----------------------------------------------------------------------------------- child: serve
 async function serveChild(impl, shape) {
   const http = await import("node:http");
+  // bench/profile.mjs: exit normally on SIGTERM, so that --cpu-prof writes the profile.
+  if (process.env.BENCH_EXIT_ON_SIGTERM) process.once("SIGTERM", () => process.exit(0));
   const ready = (port) => process.stdout.write(JSON.stringify({ event: "ready", port }) + "\n");
   if (impl === "floor" || impl === "raw") {
     let listener;

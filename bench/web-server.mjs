@@ -86,6 +86,7 @@ async function start() {
   // promise hop costs the runtime (the least any wrapper that looks at the response adds).
   let captured;
   const capture = (resolve) => (captured = resolve);
+  // "loaded": the bare server with graceful-serve imported but unused (what loading the module costs).
   const fetch = IMPL === "graceful"
     ? gs.graceful({ fetch: handler, signals: false, logger: false }).fetch
     : IMPL === "hop"

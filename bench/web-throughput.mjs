@@ -39,6 +39,7 @@ const opt = options({
   seconds: { type: "number", default: 2 },
   mode: { type: "string", default: "together" },
   hops: { type: "boolean", default: false },
+  loaded: { type: "boolean", default: false },
   before: { type: "string" },
   md: { type: "string", default: join(HERE, "results", "web-throughput.md") },
   json: { type: "string", default: join(HERE, "results", "web-throughput.json") },
@@ -70,6 +71,8 @@ const IMPLS = [["bare", "bare", undefined], ["gs", "serve", join(ROOT, "src", "m
 if (beforeEntry) IMPLS.push([`gs@${BEFORE}`, "serve", beforeEntry]);
 // --hops: also the bare server behind one extra promise hop (then / new Promise), no graceful-serve.
 if (opt.hops) IMPLS.push(["bare+then", "hop", undefined], ["bare+promise", "promise", undefined]);
+// --loaded: the bare server with graceful-serve's module imported and unused.
+if (opt.loaded) IMPLS.push(["bare+loaded", "loaded", join(ROOT, "src", "mod.ts")]);
 
 function command(runtime) {
   if (runtime === "deno") return [join(BIN, "deno"), ["run", "-A", "--no-config", SERVER]];
