@@ -9,6 +9,7 @@ import { createServer, type Server, type Transport } from "../serve/server.ts";
 import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
 import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
 import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
+import { gracefulError } from "../core/errors.ts";
 import type { BunServerLike } from "../serve/attach.ts";
 
 /**
@@ -45,7 +46,13 @@ interface BunNamespace {
 
 function bun(): BunNamespace {
   const b = (globalThis as { Bun?: BunNamespace }).Bun;
-  if (!b) throw new Error("graceful-serve/bun: the Bun namespace is not available in this runtime");
+  if (!b) {
+    throw gracefulError(
+      Error,
+      "ERR_GRACEFUL_RUNTIME",
+      "graceful-serve/bun: the Bun namespace is not available in this runtime",
+    );
+  }
   return b;
 }
 

@@ -17,6 +17,7 @@ import { createServer, type Server, type Transport } from "../serve/server.ts";
 import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
 import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
 import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
+import { gracefulError } from "../core/errors.ts";
 import type { DenoHttpServerLike } from "../serve/attach.ts";
 
 /**
@@ -153,8 +154,10 @@ export function serve(options: ServeOptions): Server {
 /** Deno exits with code 70, uncatchably, when `reusePort` is used without --unstable-net: say so first. */
 function checkDenoOptions(options: ResolvedServeOptions): void {
   if (options.restart && typeof deno().listenDatagram !== "function") {
-    throw new Error(
-      'graceful-serve: serve({ restart }) on Deno needs the --unstable-net flag (or "unstable": ["net"] in deno.json) ' +
+    throw gracefulError(
+      Error,
+      "ERR_GRACEFUL_RUNTIME",
+      'serve({ restart }) on Deno needs the --unstable-net flag (or "unstable": ["net"] in deno.json) ' +
         "for reusePort; without it Deno exits with code 70",
     );
   }

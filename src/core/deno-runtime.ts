@@ -4,6 +4,7 @@
  */
 
 import type { SignalName, SignalPlatform } from "./signals.ts";
+import { gracefulError } from "./errors.ts";
 
 /** The part of `Deno.ServeHandlerInfo` used here. */
 export interface DenoServeInfo {
@@ -33,7 +34,13 @@ interface DenoNamespace {
 /** The `Deno` namespace, or a clear error outside Deno. */
 export function deno(): DenoNamespace {
   const d = (globalThis as { Deno?: DenoNamespace }).Deno;
-  if (!d) throw new Error("graceful-serve/deno: the Deno namespace is not available in this runtime");
+  if (!d) {
+    throw gracefulError(
+      Error,
+      "ERR_GRACEFUL_RUNTIME",
+      "graceful-serve/deno: the Deno namespace is not available in this runtime",
+    );
+  }
   return d;
 }
 

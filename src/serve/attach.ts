@@ -6,12 +6,14 @@
 
 import type http from "node:http";
 import type { Http2Server, Http2Session } from "node:http2";
-import { checkMilliseconds, type Drainable, Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
+import { type Drainable, Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
+import { checkBoolean, checkMilliseconds } from "../core/validate.ts";
+import { optionError } from "../core/errors.ts";
 import { nodeDrainable } from "../adapters/node/drain.ts";
 import { DEFAULT_CONNECTION_GRACE } from "./options.ts";
 import { processSignals } from "../core/process-signals.ts";
 import { denoSignals } from "../core/deno-runtime.ts";
-import { detectRuntime } from "../core/runtime.ts";
+import { currentRuntime } from "../core/runtime.ts";
 import { installSignalHandlers } from "../core/signals.ts";
 import { bunDrainable } from "../adapters/bun.ts";
 import { denoDrainable } from "../adapters/deno.ts";
@@ -160,20 +162,18 @@ function http2Drainable(server: Http2Server): Drainable {
  */
 export function attach(server: AttachableServer, options: AttachOptions = {}): Lifecycle {
   if (typeof server !== "object" || server === null) {
-    throw new TypeError("graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
+    throw optionError(TypeError, "attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
   }
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `graceful-serve: attach() option "options" must be an object like { deadline, signals }, got ${
+    throw optionError(
+      TypeError,
+      `attach() option "options" must be an object like { deadline, signals }, got ${
         options === null ? "null" : typeof options
       }`,
     );
   }
-  for (const name of ["signals", "exit"] as const) {
-    if (options[name] !== undefined && typeof options[name] !== "boolean") {
-      throw new TypeError(`graceful-serve: option "${name}" must be a boolean, got ${typeof options[name]}`);
-    }
-  }
+  const signals = checkBoolean("signals", options.signals, true);
+  const exit = checkBoolean("exit", options.exit, true);
   const connectionGrace = options.connectionGrace === undefined
     ? DEFAULT_CONNECTION_GRACE
     : checkMilliseconds("connectionGrace", options.connectionGrace);
@@ -190,12 +190,12 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   } else if (isHttp2(server)) {
     drainable = http2Drainable(server);
   } else {
-    throw new TypeError("graceful-serve: attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
+    throw optionError(TypeError, "attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
   }
-  lifecycle.attach(drainable);
-  if (options.signals !== false) {
-    installSignalHandlers(lifecycle, detectRuntime() === "deno" ? denoSignals : processSignals, {
-      exit: options.exit !== false,
+  lifecycle.drive(drainable);
+  if (signals) {
+    installSignalHandlers(lifecycle, currentRuntime === "deno" ? denoSignals : processSignals, {
+      exit,
     });
   }
   return lifecycle;

@@ -75,8 +75,14 @@ export interface GracefulHandler {
  * ```
  */
 export function graceful(options: GracefulOptions): GracefulHandler {
-  const resolved = resolveServeOptions({ ...options, port: 0, hostname: "0.0.0.0" });
-  const lifecycle = new Lifecycle({ ...options, deadline: options.deadline ?? EDGE_DEFAULT_DEADLINE });
+  // Checked once: the resolved options carry the lifecycle's too (core/validate.ts markChecked).
+  const resolved = resolveServeOptions({
+    ...options,
+    deadline: options.deadline ?? EDGE_DEFAULT_DEADLINE,
+    port: 0,
+    hostname: "0.0.0.0",
+  });
+  const lifecycle = new Lifecycle(resolved);
   const runtime = detectRuntime();
   let bunServer: (BunServerLike & BunRequestIP) | undefined;
   let onIdle: (() => void) | undefined;
@@ -127,7 +133,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   const drainable: Drainable = runtime === "deno"
     ? denoDrainable(undefined, { work, idle })
     : bunDrainable(() => bunServer, { work, idle });
-  lifecycle.attach(drainable);
+  lifecycle.drive(drainable);
   if (resolved.signals) {
     // `deno serve` drains its own listener on SIGTERM/SIGINT and exits 0 once its requests are sent;
     // exiting ourselves first could drop a response still being written. So on Deno only a failed
