@@ -24,11 +24,12 @@ export const ERROR_PREFIX = "graceful-serve: ";
  *
  * @example
  * ```ts
- * import { type GracefulErrorCode, serve } from "graceful-serve";
+ * import { serve } from "graceful-serve";
  * try {
  *   serve({ fetch: () => new Response("hi"), deadline: -1 });
  * } catch (error) {
- *   const code = (error as { code?: GracefulErrorCode }).code; // "ERR_GRACEFUL_OPTION"
+ *   const code = (error as { code?: string }).code; // "ERR_GRACEFUL_OPTION"
+ *   if (code !== "ERR_GRACEFUL_OPTION") throw error;
  * }
  * ```
  */

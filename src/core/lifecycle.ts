@@ -30,7 +30,8 @@ export type LifecycleState = "serving" | "draining" | "closed";
  *
  * @example
  * ```ts
- * import type { ShutdownReport } from "graceful-serve";
+ * import { serve, type ShutdownReport } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi") });
  * const report: ShutdownReport = await server.shutdown({ reason: "deploy" });
  * if (!report.graceful) console.warn(`cut ${report.forced} of ${report.inFlight} after ${report.durationMs} ms`);
  * ```
@@ -86,11 +87,16 @@ export interface Drainable {
  *
  * @example
  * ```ts
- * import type { ClosableSocket } from "graceful-serve";
- * // In a Deno fetch handler: Deno's WebSocket has close(code, reason) and addEventListener("close").
- * const { socket, response } = Deno.upgradeWebSocket(request);
- * const closable: ClosableSocket = socket;
- * server.trackWebSocket(closable); // closed with 1001 "going away" at the deadline
+ * import { type ClosableSocket, serve } from "graceful-serve";
+ * const server = serve({
+ *   fetch(request) {
+ *     // On Deno: its WebSocket has close(code, reason) and addEventListener("close").
+ *     const { socket, response } = Deno.upgradeWebSocket(request);
+ *     const closable: ClosableSocket = socket;
+ *     server.trackWebSocket(closable); // closed with 1001 "going away" at the deadline
+ *     return response;
+ *   },
+ * });
  * ```
  */
 export interface ClosableSocket {
@@ -130,7 +136,8 @@ export interface LifecycleOptions {
  *
  * @example
  * ```ts
- * import type { ShutdownOptions } from "graceful-serve";
+ * import { serve, type ShutdownOptions } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi") });
  * const options: ShutdownOptions = { reason: "deploy", deadline: 2_000 };
  * const report = await server.shutdown(options); // report.reason === "deploy"
  * ```
@@ -152,7 +159,8 @@ export const DEFAULT_HOOK_TIMEOUT = 5_000;
  *
  * @example
  * ```ts
- * import { StateChangeEvent } from "graceful-serve";
+ * import { serve, StateChangeEvent } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi") });
  * server.addEventListener("statechange", (event) => {
  *   if (event instanceof StateChangeEvent) console.log(`now ${event.state}`); // "draining", then "closed"
  * });
@@ -174,6 +182,8 @@ export class StateChangeEvent extends Event {
  * @example
  * ```ts
  * import { createLifecycle } from "graceful-serve";
+ * // myServer: your own server, with a graceful close, a hard close and a count of open requests
+ * declare const myServer: { closeGracefully(): Promise<void>; destroy(): void; active: number };
  * const lifecycle = createLifecycle({ deadline: 3000 });
  * lifecycle.drive({ drain: () => myServer.closeGracefully(), forceClose: () => myServer.destroy(), inFlight: () => myServer.active });
  * const report = await lifecycle.shutdown({ reason: "SIGTERM" });
@@ -244,6 +254,8 @@ export class Lifecycle extends EventTarget {
    * @example
    * ```ts
    * import { createLifecycle } from "graceful-serve";
+   * // queue: a p-queue instance whose jobs should finish before the process exits
+   * declare const queue: { onIdle(): Promise<void>; clear(): void; pending: number };
    * const lifecycle = createLifecycle({ deadline: 5_000 });
    * lifecycle.drive({ drain: () => queue.onIdle(), forceClose: () => queue.clear(), inFlight: () => queue.pending });
    * ```
@@ -287,10 +299,16 @@ export class Lifecycle extends EventTarget {
    *
    * @example
    * ```ts
-   * const { socket, response } = Deno.upgradeWebSocket(request);
-   * server.trackWebSocket(socket);
-   * server.signal.addEventListener("abort", () => socket.close(1001, "going away"));
-   * return response;
+   * import { serve } from "graceful-serve";
+   * const server = serve({
+   *   fetch(request) {
+   *     // On Deno:
+   *     const { socket, response } = Deno.upgradeWebSocket(request);
+   *     server.trackWebSocket(socket);
+   *     server.signal.addEventListener("abort", () => socket.close(1001, "going away"));
+   *     return response;
+   *   },
+   * });
    * ```
    */
   trackWebSocket(socket: ClosableSocket): () => void {
@@ -536,6 +554,9 @@ export class Lifecycle extends EventTarget {
    *
    * @example
    * ```ts
+   * import { serve } from "graceful-serve";
+   * declare const db: { end(): Promise<void> }; // a pg Pool, say
+   * const server = serve({ fetch: () => new Response("hi") });
    * server.onShutdown(() => db.end(), { name: "postgres", timeout: 2000 });
    * ```
    */
@@ -583,6 +604,7 @@ export class Lifecycle extends EventTarget {
  * ```ts
  * import { createLifecycle } from "graceful-serve";
  * // queue: a p-queue instance whose jobs should finish before the process exits
+ * declare const queue: { onIdle(): Promise<void>; clear(): void; pending: number };
  * const lifecycle = createLifecycle({ deadline: 10_000 });
  * lifecycle.drive({ drain: () => queue.onIdle(), forceClose: () => queue.clear(), inFlight: () => queue.pending });
  * const report = await lifecycle.shutdown({ reason: "SIGTERM" }); // { reason: "SIGTERM", graceful: true, ... }

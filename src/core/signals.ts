@@ -13,7 +13,8 @@ import type { Lifecycle, ShutdownReport } from "./lifecycle.ts";
  *
  * @example
  * ```ts
- * import type { SignalName } from "graceful-serve";
+ * import { createLifecycle, type SignalName } from "graceful-serve";
+ * const lifecycle = createLifecycle();
  * const drainOn: SignalName[] = ["SIGINT", "SIGTERM"];
  * for (const signal of drainOn) process.once(signal, () => lifecycle.shutdown({ reason: signal }));
  * ```
@@ -26,7 +27,8 @@ export type SignalName = "SIGINT" | "SIGTERM" | "SIGUSR2" | "SIGHUP";
  * @example
  * ```ts
  * import process from "node:process";
- * import { installSignalHandlers, type SignalPlatform } from "graceful-serve";
+ * import { createLifecycle, installSignalHandlers, type SignalPlatform } from "graceful-serve";
+ * const lifecycle = createLifecycle();
  * const platform: SignalPlatform = {
  *   on: (signal, listener) => process.on(signal, listener),
  *   off: (signal, listener) => process.off(signal, listener),
@@ -52,7 +54,8 @@ const draining = new WeakMap<SignalPlatform, { servers: Set<Lifecycle>; code: nu
  *
  * @example
  * ```ts
- * import { exitCodeFor } from "graceful-serve";
+ * import { exitCodeFor, serve } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi") });
  * const report = await server.shutdown({ reason: "SIGTERM" });
  * process.exit(exitCodeFor(report)); // 0 if graceful and no hook failed, else 1
  * ```
@@ -67,9 +70,11 @@ export function exitCodeFor(report: ShutdownReport): number {
  *
  * @example
  * ```ts
- * import { createLifecycle, installSignalHandlers } from "graceful-serve";
+ * import { createLifecycle, installSignalHandlers, type SignalPlatform } from "graceful-serve";
  * const lifecycle = createLifecycle({ deadline: 10_000 });
  * // platform: a SignalPlatform, e.g. { on: process.on, off: process.off, exit: process.exit } wrapped in arrows
+ * declare const platform: SignalPlatform;
+ * declare function reload(): void; // your config reload
  * const remove = installSignalHandlers(lifecycle, platform, { exit: true, extra: { SIGHUP: () => reload() } });
  * // SIGINT/SIGTERM now drain, a second one or SIGUSR2 hammers; remove() uninstalls them early.
  * ```

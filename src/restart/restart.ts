@@ -51,8 +51,9 @@ export interface ResolvedRestart {
  *
  * @example
  * ```ts
- * import type { RestartResult } from "graceful-serve";
- * const result: RestartResult = await server.restart(); // needs serve({ restart: true })
+ * import { type RestartResult, serve } from "graceful-serve";
+ * const server = serve({ fetch: () => new Response("hi"), restart: true });
+ * const result: RestartResult = await server.restart();
  * if (result.ok) console.log(`successor ${result.pid} is serving; draining`);
  * else console.error(`restart failed: ${result.error}; still serving`);
  * ```

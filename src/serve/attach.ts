@@ -64,7 +64,9 @@ export interface DenoHttpServerLike {
  *
  * @example
  * ```ts
- * import { attach } from "graceful-serve";
+ * import { attach, type BunServerLike } from "graceful-serve";
+ * // The part of Bun's global used here (@types/bun declares all of it; this local one shadows it).
+ * declare const Bun: { serve(options: { port: number; fetch(request: Request): Response }): BunServerLike };
  * const server = Bun.serve({ port: 8000, fetch: () => new Response("hi") }); // Bun's Server fits BunServerLike
  * const lifecycle = attach(server, { deadline: 10_000 });
  * ```
@@ -154,6 +156,7 @@ function http2Drainable(server: Http2Server): Drainable {
  * ```ts
  * import express from "express";
  * import { attach } from "graceful-serve";
+ * declare const pool: { end(): Promise<void> }; // a pg Pool, say
  * const app = express();
  * const lifecycle = attach(app.listen(3000), { deadline: 10_000 });
  * lifecycle.onShutdown(() => pool.end(), { name: "db" });

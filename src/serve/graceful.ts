@@ -26,7 +26,8 @@ import { isRealResponse, wrapFetch } from "./request-path.ts";
  * ```ts
  * import { graceful, type GracefulOptions } from "graceful-serve";
  * const options: GracefulOptions = { fetch: () => new Response("hi"), healthPath: "/healthz", deadline: 3_000 };
- * export default graceful(options);
+ * const app = graceful(options);
+ * export { app as default }; // what `deno serve` and Bun run
  * ```
  */
 export type GracefulOptions = Omit<ServeOptions, "port" | "hostname" | "restart" | "connectionGrace">;
@@ -39,7 +40,7 @@ export type GracefulOptions = Omit<ServeOptions, "port" | "hostname" | "restart"
  * import { EDGE_DEFAULT_DEADLINE, graceful } from "graceful-serve";
  * const app = graceful({ fetch: () => new Response("hi") });
  * console.log(app.lifecycle.deadline === EDGE_DEFAULT_DEADLINE); // true: 4000 ms
- * export default app;
+ * export { app as default };
  * ```
  */
 export const EDGE_DEFAULT_DEADLINE = 4_000;
@@ -52,7 +53,7 @@ export const EDGE_DEFAULT_DEADLINE = 4_000;
  * import { graceful, type GracefulHandler } from "graceful-serve";
  * const app: GracefulHandler = graceful({ fetch: () => new Response("hi") });
  * app.lifecycle.onShutdown(() => console.log("bye"), { name: "log" });
- * export default app; // `deno serve` and Bun call app.fetch
+ * export { app as default }; // `deno serve` and Bun call app.fetch
  * ```
  */
 export interface GracefulHandler {
@@ -69,9 +70,10 @@ export interface GracefulHandler {
  * ```ts
  * // deno serve main.ts   |   bun main.ts
  * import { graceful } from "graceful-serve";
+ * declare function flushMetrics(): Promise<void>; // your metrics client's flush
  * const app = graceful({ fetch: () => new Response("hi"), healthPath: "/healthz" });
  * app.lifecycle.onShutdown(() => flushMetrics());
- * export default app;
+ * export { app as default };
  * ```
  */
 export function graceful(options: GracefulOptions): GracefulHandler {

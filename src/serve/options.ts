@@ -37,6 +37,7 @@ export interface RemoteAddr {
  * @example
  * ```ts
  * import { serve, type ServeInfo } from "graceful-serve";
+ * declare const audit: { record(url: string): Promise<void> }; // your audit log client
  * serve({
  *   fetch: (request: Request, info: ServeInfo) => {
  *     info.waitUntil(audit.record(request.url)); // the drain waits for it, up to the deadline

@@ -80,6 +80,7 @@ function currentPid(): number {
  *
  * @example
  * ```ts
+ * import { serve } from "graceful-serve";
  * const server = serve({ fetch: () => new Response("hi"), port: 0 });
  * await server.ready();
  * console.log(server.url);            // http://127.0.0.1:34567/

@@ -354,9 +354,11 @@ Object.setPrototypeOf(NodeRequest.prototype, Request.prototype);
  * @returns A `Request` that undici's `new Request()` and `fetch()` accept.
  * @example Hono middleware that re-wraps the request (hono/body-limit on a chunked body), on Node 24
  * ```ts
+ * import { Hono } from "hono";
+ * import { bodyLimit } from "hono/body-limit";
  * import { nativeRequest, serve } from "graceful-serve";
- * import { app } from "./app.ts";
  *
+ * const app = new Hono().post("/upload", bodyLimit({ maxSize: 1024 * 1024 }), (c) => c.text("stored"));
  * serve({ fetch: (request, info) => app.fetch(nativeRequest(request), info) });
  * ```
  * @example Middleware that passes the request on with one header more
