@@ -66,36 +66,33 @@ describe("signals", () => {
     assert.equal(p.count(), 3, "handlers kept until the process is gone: a signal storm must not meet default death");
   });
 
-  it("a second SIGINT hammers and exits 1", async () => {
-    const lifecycle = createLifecycle({ logger: false, deadline: 60_000 });
-    const transport = hanging();
-    lifecycle.drive(transport);
-    const p = fakePlatform();
-    installSignalHandlers(lifecycle, p.platform, { exit: true });
-    const exited = p.exited();
-    p.raise("SIGINT");
-    assert.equal(transport.forced, false);
-    p.raise("SIGINT");
-    await exited;
-    assert.equal(transport.forced, true);
-    assert.deepEqual(p.exits, [1]);
-    const report = await lifecycle.finished;
-    assert.equal(report.graceful, false);
-    assert.equal(report.reason, "SIGINT");
-  });
-
-  it("SIGUSR2 hammers at once", async () => {
-    const lifecycle = createLifecycle({ logger: false, deadline: 60_000 });
-    const transport = hanging();
-    lifecycle.drive(transport);
-    const p = fakePlatform();
-    installSignalHandlers(lifecycle, p.platform, { exit: true });
-    const exited = p.exited();
-    p.raise("SIGUSR2");
-    await exited;
-    assert.equal(transport.forced, true);
-    assert.deepEqual(p.exits, [1]);
-  });
+  // Two ways to hammer: a second drain signal, or SIGUSR2 at once. Either cuts the work and exits 1.
+  for (
+    const [name, raised] of [
+      ["a second SIGINT hammers and exits 1", ["SIGINT", "SIGINT"]],
+      ["SIGUSR2 hammers at once", ["SIGUSR2"]],
+    ] as const
+  ) {
+    it(name, async () => {
+      const lifecycle = createLifecycle({ logger: false, deadline: 60_000 });
+      const transport = hanging();
+      lifecycle.drive(transport);
+      const p = fakePlatform();
+      installSignalHandlers(lifecycle, p.platform, { exit: true });
+      const exited = p.exited();
+      for (const [i, signal] of raised.entries()) {
+        // Not cut before the last signal: the first SIGINT only drains.
+        assert.equal(transport.forced, false, `not forced before signal ${i + 1}`);
+        p.raise(signal);
+      }
+      await exited;
+      assert.equal(transport.forced, true);
+      assert.deepEqual(p.exits, [1]);
+      const report = await lifecycle.finished;
+      assert.equal(report.graceful, false);
+      assert.equal(report.reason, raised[0]);
+    });
+  }
 
   it("exits 1 when the deadline cut work", async () => {
     const lifecycle = createLifecycle({ logger: false, deadline: 10 });

@@ -8,7 +8,7 @@
 
 import { gracefulError, optionError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import { checkMilliseconds, resolveLifecycleOptions } from "./validate.ts";
+import { checkMilliseconds, checkOptionsObject, resolveLifecycleOptions } from "./validate.ts";
 
 // Re-exported from here, where they were first published (src/core.ts, attach.ts import them).
 export { checkMilliseconds, DEFAULT_DEADLINE, MAX_TIMER_MS } from "./validate.ts";
@@ -562,14 +562,7 @@ export class Lifecycle extends EventTarget {
    */
   onShutdown(fn: (reason: string) => unknown, options: { name?: string; timeout?: number } = {}): () => void {
     if (typeof fn !== "function") throw optionError(TypeError, "onShutdown() needs a function");
-    if (typeof options !== "object" || options === null) {
-      throw optionError(
-        TypeError,
-        `onShutdown() option "options" must be an object like { name, timeout }, got ${
-          options === null ? "null" : typeof options
-        }`,
-      );
-    }
+    checkOptionsObject("onShutdown()", options, "{ name, timeout }");
     if (options.name !== undefined && typeof options.name !== "string") {
       throw optionError(TypeError, `onShutdown() option "name" must be a string, got ${typeof options.name}`);
     }

@@ -72,6 +72,20 @@ export function checkBoolean(name: string, value: unknown, fallback: boolean): b
   return value;
 }
 
+/**
+ * An options argument that must be an object: a TypeError naming the call otherwise (`null`, a string).
+ * @throws {TypeError} `<call> option "options" must be an object like <like>, got <type>`.
+ * @internal
+ */
+export function checkOptionsObject(call: string, value: unknown, like: string): void {
+  if (typeof value !== "object" || value === null) {
+    throw optionError(
+      TypeError,
+      `${call} option "options" must be an object like ${like}, got ${value === null ? "null" : typeof value}`,
+    );
+  }
+}
+
 /** {@link LifecycleOptions} after validation, defaults filled in. @internal */
 export interface ResolvedLifecycleOptions {
   deadline: number;
@@ -91,9 +105,7 @@ const checked = new WeakSet<object>();
  */
 export function resolveLifecycleOptions(options: LifecycleOptions): ResolvedLifecycleOptions {
   if (checked.has(options)) return options as ResolvedLifecycleOptions;
-  if (typeof options !== "object" || options === null) {
-    throw optionError(TypeError, `options must be an object like { deadline, drainDelay, logger }, got ${options}`);
-  }
+  checkOptionsObject("the lifecycle's", options, "{ deadline, drainDelay, logger }");
   const deadline = options.deadline === undefined ? DEFAULT_DEADLINE : checkMilliseconds("deadline", options.deadline);
   const drainDelay = options.drainDelay === undefined ? 0 : checkMilliseconds("drainDelay", options.drainDelay);
   if (drainDelay > deadline) {

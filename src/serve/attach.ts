@@ -7,7 +7,7 @@
 import type http from "node:http";
 import type { Http2Server, Http2Session } from "node:http2";
 import { type Drainable, Lifecycle, type LifecycleOptions } from "../core/lifecycle.ts";
-import { checkBoolean, checkMilliseconds } from "../core/validate.ts";
+import { checkBoolean, checkMilliseconds, checkOptionsObject } from "../core/validate.ts";
 import { optionError } from "../core/errors.ts";
 import { nodeDrainable } from "../adapters/node/drain.ts";
 import { DEFAULT_CONNECTION_GRACE } from "./options.ts";
@@ -167,14 +167,7 @@ export function attach(server: AttachableServer, options: AttachOptions = {}): L
   if (typeof server !== "object" || server === null) {
     throw optionError(TypeError, "attach() needs a server (node:http, node:http2, Deno.serve or Bun.serve)");
   }
-  if (typeof options !== "object" || options === null) {
-    throw optionError(
-      TypeError,
-      `attach() option "options" must be an object like { deadline, signals }, got ${
-        options === null ? "null" : typeof options
-      }`,
-    );
-  }
+  checkOptionsObject("attach()", options, "{ deadline, signals }");
   const signals = checkBoolean("signals", options.signals, true);
   const exit = checkBoolean("exit", options.exit, true);
   const connectionGrace = options.connectionGrace === undefined
