@@ -10,6 +10,7 @@ import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
 import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
 import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
 import { gracefulError } from "../core/errors.ts";
+import { portToBind } from "../restart/handoff.ts";
 import type { BunServerLike } from "../serve/attach.ts";
 
 /**
@@ -171,17 +172,13 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
   });
   let bunServer: BunServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
-  const inherited = options.inherited;
-  if (inherited?.mode === "fd") {
-    server.logger.warn("Bun.serve cannot listen on an inherited socket (systemd socket activation); binding instead");
-  }
-  const port = inherited?.mode === "reuseport" ? inherited.port : options.port;
+  const port = portToBind(options.inherited, options.port, (m) => server.logger.warn(m), "Bun.serve");
   try {
     bunServer = bun().serve({
       port,
       hostname: options.hostname,
       // reusePort lets a successor bind beside us during a restart.
-      ...(options.restart || inherited ? { reusePort: true } : {}),
+      ...(options.restart || options.inherited ? { reusePort: true } : {}),
       fetch: wrapped.handler,
       ...(options.websocket ? { websocket: trackedWebSockets(options.websocket as BunWebSocketHandlers, server) } : {}),
     });

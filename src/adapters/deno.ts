@@ -18,6 +18,7 @@ import { isRealResponse, wrapFetch } from "../serve/request-path.ts";
 import { serveQuiet, stopDrainable } from "../restart/quiet-drain.ts";
 import type { Drainable, Lifecycle } from "../core/lifecycle.ts";
 import { gracefulError } from "../core/errors.ts";
+import { portToBind } from "../restart/handoff.ts";
 import type { DenoHttpServerLike } from "../serve/attach.ts";
 
 /**
@@ -101,11 +102,7 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
   });
   let httpServer: DenoHttpServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
-  const inherited = options.inherited;
-  if (inherited?.mode === "fd") {
-    server.logger.warn("Deno.serve cannot listen on an inherited socket (systemd socket activation); binding instead");
-  }
-  const port = inherited?.mode === "reuseport" ? inherited.port : options.port;
+  const port = portToBind(options.inherited, options.port, (m) => server.logger.warn(m), "Deno.serve");
   try {
     httpServer = deno().serve(
       // reusePort lets a successor bind beside us during a restart.
@@ -113,7 +110,7 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
         port,
         hostname: options.hostname,
         onListen: () => {},
-        ...(options.restart || inherited ? { reusePort: true } : {}),
+        ...(options.restart || options.inherited ? { reusePort: true } : {}),
       },
       wrapped.handler,
     );

@@ -48,6 +48,23 @@ export interface Handoff {
   ppid?: number;
 }
 
+/**
+ * The port a server that cannot listen on an inherited fd binds (`Deno.serve`, `Bun.serve`): the
+ * parent's, with reusePort, in a restart; with an fd handoff (systemd socket activation) it warns and
+ * binds `port` instead (docs/runtimes.md). @internal
+ */
+export function portToBind(
+  inherited: Handoff | undefined,
+  port: number,
+  warn: (message: string) => void,
+  runtimeServer: string,
+): number {
+  if (inherited?.mode === "fd") {
+    warn(`${runtimeServer} cannot listen on an inherited socket (systemd socket activation); binding instead`);
+  }
+  return inherited?.mode === "reuseport" ? inherited.port : port;
+}
+
 /** What a successor tells its parent it serves: the inherited socket itself, or a port it bound. @internal */
 export type Served = { mode: "fd"; port: number } | { mode: "port"; port: number };
 
