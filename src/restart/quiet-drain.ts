@@ -120,7 +120,8 @@ export function stopDrainable(spec: StopDrainSpec): Drainable {
       };
       const q = spec.quiet;
       if (spec.stop) stopping = true;
-      if (q && spec.stop) {
+      // connectionGrace 0: no quiet wait — the runtime's stop at once (it still waits for in-flight).
+      if (q && spec.stop && q.quietMs > 0) {
         quiet = untilQuiet(q.requests, () => spec.count() > 0, q.quietMs, q.maxMs());
         stopped = quiet.done.then(stop);
       } else {
