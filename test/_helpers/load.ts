@@ -5,16 +5,16 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runtimeCommand } from "./fixture.ts";
 import { readJsonLines } from "./json-lines.ts";
+import type { LoadResult as ProxyLoadResult } from "../../runtimes/proxy.ts";
 
-export interface LoadResult {
-  total: number;
-  ok: number;
-  failed: number;
-  failures: Record<string, number>;
-  pids: Record<string, number>;
+/**
+ * The "done" line of a fixed-count run: the part of runtimes/load.mjs's result (runtimes/proxy.ts has the
+ * whole shape, for its until-stopped mode) that keepalive-load.mjs prints too.
+ */
+export type LoadResult = Pick<ProxyLoadResult, "total" | "ok" | "failed" | "failures" | "pids"> & {
   /** keepalive-load.mjs only: requests that went out on a reused connection. */
   reused?: number;
-}
+};
 
 export interface Load {
   /** Resolves once at least `n` requests are done. */
