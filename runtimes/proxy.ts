@@ -9,6 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { readJsonLines } from "../test/_helpers/json-lines.mjs";
 
 function which(name: string): string | undefined {
   for (const dir of [...(process.env.PATH ?? "").split(path.delimiter), "/usr/sbin", "/usr/local/sbin", "/sbin"]) {
@@ -212,7 +213,6 @@ export function startLoad(
   const startedAt = Date.now();
   let done = 0;
   let ended = false;
-  let rest = "";
   const failureLog: LoadResult["failureLog"] = [];
   let waiters: Array<{ n: number; resolve: () => void }> = [];
   let resolveResult!: (r: LoadResult) => void;
@@ -222,22 +222,22 @@ export function startLoad(
     rejectResult = reject;
   });
   result.catch(() => {}); // observed by the caller; never an unhandled rejection
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (d: string) => {
-    const lines = (rest + d).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      const e = JSON.parse(line);
-      if (e.event === "progress") done = e.done;
-      if (e.event === "failure") {
-        failureLog.push({ cause: e.cause, ms: e.ms, method: e.method, keepAlive: e.keepAlive });
-      }
-      if (e.event === "done") {
-        done = e.total;
-        resolveResult({ ...e, failureLog });
-      }
+  // The project's one reader of a child's JSON lines (robust to a line or a character split across chunks).
+  readJsonLines(child.stdout!, (e) => {
+    if (e.event === "progress") done = e.done as number;
+    if (e.event === "failure") {
+      failureLog.push({
+        cause: e.cause as string,
+        ms: e.ms as number,
+        method: e.method as string,
+        keepAlive: e.keepAlive as boolean,
+      });
     }
+    if (e.event === "done") {
+      done = e.total as number;
+      resolveResult({ ...(e as unknown as LoadResult), failureLog });
+    }
+  }, () => {
     waiters = waiters.filter((w) => (done >= w.n ? (w.resolve(), false) : true));
   });
   child.stdin!.on("error", () => {}); // EPIPE if it already ended
