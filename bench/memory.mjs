@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { canPin, installCleanup, start, stop } from "./lib/proc.mjs";
 import { ensureWrk, wrk } from "./lib/wrk.mjs";
 import { options } from "./lib/args.mjs";
+import { readJsonLines } from "../test/_helpers/json-lines.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
@@ -59,21 +60,12 @@ function runtimeCommand(name) {
 function events(child) {
   const queue = [];
   let waiters = [];
-  let buffered = "";
-  child.stdout.setEncoding("utf8").on("data", (d) => {
-    buffered += d;
-    const lines = buffered.split("\n");
-    buffered = lines.pop();
-    for (const line of lines) {
-      try {
-        queue.push(JSON.parse(line));
-      } catch {
-        continue;
-      }
-      const w = waiters;
-      waiters = [];
-      for (const f of w) f();
-    }
+  readJsonLines(child.stdout, (event) => {
+    if (event.event === "stdout") return; // not one of the server's JSON events
+    queue.push(event);
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
   });
   return (name) =>
     new Promise((resolve, reject) => {

@@ -22,6 +22,7 @@ import { snapshotAndBuild } from "./lib/snapshot.mjs";
 import { waitForQuiet, watchForeign } from "./lib/cpu.mjs";
 import { ensureWrk, wrk } from "./lib/wrk.mjs";
 import { options } from "./lib/args.mjs";
+import { readJsonLines } from "../test/_helpers/json-lines.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
@@ -171,7 +172,6 @@ async function launch(rt, impl, mode, env = {}, { stdin = false } = {}) {
   const events = [];
   let waiters = [];
   let stderr = "";
-  let rest = "";
   let ended = false;
   const wake = () => {
     const w = waiters;
@@ -179,19 +179,7 @@ async function launch(rt, impl, mode, env = {}, { stdin = false } = {}) {
     for (const f of w) f();
   };
   child.stderr.setEncoding("utf8").on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-  child.stdout.setEncoding("utf8").on("data", (d) => {
-    const lines = (rest + d).split("\n");
-    rest = lines.pop();
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        events.push(JSON.parse(line));
-      } catch {
-        events.push({ event: "stdout", line });
-      }
-    }
-    wake();
-  });
+  readJsonLines(child.stdout, (event) => events.push(event), wake);
   child.stdout.once("end", () => {
     ended = true;
     wake();

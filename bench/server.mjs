@@ -13,6 +13,7 @@ import { writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { readLines } from "../test/_helpers/json-lines.mjs";
 
 const IMPL = process.env.BENCH_IMPL ?? "gs";
 const MODE = process.env.BENCH_MODE ?? "hello";
@@ -327,15 +328,8 @@ try {
 
 if (MODE === "memory") {
   // Commands on stdin, one per line: "mem" (after GC) and "count". Only this mode reads stdin.
-  let buffered = "";
-  process.stdin.setEncoding?.("utf8");
-  process.stdin.on("data", async (chunk) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop();
-    for (const line of lines) {
-      if (line.trim() === "mem") emit("mem", await memory());
-      else if (line.trim() === "count") emit("count", { count });
-    }
+  readLines(process.stdin, async (line) => {
+    if (line.trim() === "mem") emit("mem", await memory());
+    else if (line.trim() === "count") emit("count", { count });
   });
 }
