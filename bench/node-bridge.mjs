@@ -3,12 +3,16 @@
 // bridge with native globals cannot go below, and against the peers (srvx, @hono/node-server).
 //
 //   node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin]
-//                              [--mode together|alone] [--out bench/results/node-bridge.md] [--label text]
+//                              [--mode pair|together|alone] [--out bench/results/node-bridge.md] [--label text]
 //
-// Each shape starts one server per implementation (pinned to CPU 0) and warms them up. --mode together
-// (default): each round loads all of them at once, one `wrk -t1 -c32` each (pinned to CPU 1), so they
-// share the same window and the machine's speed swings cancel (bench/lib/together.mjs); --mode alone:
-// one after the other in interleaved order (A B C, B C A, …). Two metrics per round: req/s and the
+// Each shape starts one server per implementation (pinned to CPU 0) and warms them up. --mode pair
+// (default): each round loads the first row (the floor) together with one other server at a time,
+// one `wrk -t1 -c32` each (pinned to CPU 1), the others in rotated order; each ratio is taken inside
+// its own window, so the machine's speed swings cancel (bench/lib/together.mjs) while only two
+// servers share the core. --mode together: all servers of a shape at once (4–5 Node processes on one
+// core: every request runs with the others' data in the caches, which inflated the floor's CPU cost
+// 3–4× and so moved the ratios; kept for comparison). --mode alone: one after the other in
+// interleaved order (A B C, B C A, …). Two metrics per round: req/s and the
 // server's CPU µs per request (bench/lib/cpu.mjs); ratios are taken per round against the first row
 // (CPU: its µs ÷ the row's µs, so higher is better for both) and the median is reported.
 //
@@ -256,11 +260,28 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
     await measureTogether(targets, { ...load, seconds: 1 }); // warm-up (JIT)
     const rps = Object.fromEntries(impls.map((i) => [i, []]));
     const cpu = Object.fromEntries(impls.map((i) => [i, []]));
+    const absRps = Object.fromEntries(impls.map((i) => [i, []]));
+    const absCpu = Object.fromEntries(impls.map((i) => [i, []]));
     const errors = {};
     for (let r = 0; r < rounds; r++) {
       let results;
       if (mode === "together") results = await measureTogether(targets, { ...load, seconds });
-      else {
+      else if (mode === "pair") {
+        // The base and one other server at a time, loaded together (same window, only those two on
+        // CPU 0), the others in rotated order; the base's numbers are its median over its windows.
+        results = [];
+        const base = [];
+        const others = impls.slice(1).map((_, k) => 1 + ((k + r) % (impls.length - 1)));
+        for (const k of others) {
+          const [b, o] = await measureTogether([targets[0], targets[k]], { ...load, seconds });
+          results[k] = { ...o, rps: o.rps / b.rps, cpuUs: o.cpuUs / b.cpuUs, paired: { rps: o.rps, cpuUs: o.cpuUs } };
+          base.push(b);
+        }
+        results[0] = { rps: 1, cpuUs: 1, errors: base.reduce((n, b) => n + (b.errors ?? 0), 0), paired: {
+          rps: median(base.map((b) => b.rps)),
+          cpuUs: median(base.map((b) => b.cpuUs)),
+        } };
+      } else {
         results = [];
         for (const k of impls.map((_, k) => (k + r) % impls.length)) {
           const sampler = cpuPerRequest(targets[k].pid);
@@ -269,18 +290,25 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
         }
       }
       for (const [k, impl] of impls.entries()) {
+        // Pair mode: rps/cpuUs are already relative to the base of the same window (ratios below
+        // come out the same), the absolute numbers are kept apart for the table.
+        if (results[k].paired) {
+          absRps[impl].push(results[k].paired.rps);
+          absCpu[impl].push(results[k].paired.cpuUs);
+        }
         rps[impl].push(results[k].rps);
         cpu[impl].push(results[k].cpuUs);
         if (results[k].errors) errors[impl] = `${results[k].errors} errors`;
       }
     }
     const base = impls[0];
+    const paired = mode === "pair";
     const rows = impls.map((impl) => ({
       impl,
-      rps: median(rps[impl]),
+      rps: median(paired ? absRps[impl] : rps[impl]),
       ratio: median(rps[impl].map((v, k) => v / rps[base][k])),
       ratios: rps[impl].map((v, k) => v / rps[base][k]),
-      cpuUs: median(cpu[impl]),
+      cpuUs: median(paired ? absCpu[impl] : cpu[impl]),
       cpuRatio: median(cpu[impl].map((v, k) => cpu[base][k] / v)),
       cpuRatios: cpu[impl].map((v, k) => cpu[base][k] / v),
       errors: errors[impl] ?? "",
@@ -292,7 +320,7 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
 }
 
 const USAGE = "node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin] " +
-  "[--mode together|alone] [--out FILE|-] [--label text]";
+  "[--mode pair|together|alone] [--out FILE|-] [--label text]";
 
 async function main() {
   const opt = options({
@@ -301,12 +329,12 @@ async function main() {
     seconds: { type: "number", default: 2 },
     shapes: { type: "list", default: ["sync", "async", "json", "headers", "stream", "post", "hono", "fast"] },
     "no-pin": { type: "boolean", default: false },
-    mode: { type: "string", default: "together" },
+    mode: { type: "string", default: "pair" },
     out: { type: "string", default: join(ROOT, "bench", "results", "node-bridge.md") },
     label: { type: "string", default: "" },
   }, USAGE);
   const { rounds, seconds, label, out, shapes, mode } = opt;
-  if (mode !== "together" && mode !== "alone") throw new Error(`--mode: together or alone, not ${mode}`);
+  if (!["pair", "together", "alone"].includes(mode)) throw new Error(`--mode: pair, together or alone, not ${mode}`);
   installCleanup();
   const pin = canPin(opt["no-pin"]);
   if (!existsSync(join(ROOT, "dist", "node.js"))) throw new Error("build first: npx tsup");

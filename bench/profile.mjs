@@ -45,29 +45,57 @@ const port = await new Promise((ok, fail) => {
   });
   child.once("exit", (code) => fail(new Error(`server exited ${code}`)));
 });
-await wrk(port, { seconds: 1, connections: 32, cpu: 1 });
+const warm = await wrk(port, { seconds: 1, connections: 32, cpu: 1 });
 const r = await wrk(port, { seconds: opt.seconds, connections: 32, cpu: 1 });
 child.kill("SIGTERM");
 await new Promise((ok) => child.once("exit", ok));
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
 const profile = JSON.parse(readFileSync(join(dir, file), "utf8"));
+const requests = warm.requests + r.requests;
 
-// Self time per function: samples hitting each node, grouped by function name + location.
+// Each sample weighs the time since the previous one (timeDeltas, µs): on a loaded VM the sampling
+// interval is not what was asked, so counts alone would not compare across runs. µs per request =
+// that time over every request served (warm-up included; start-up is counted too, so read the
+// per-request figures of request-path functions only).
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const hits = new Map();
-for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+profile.samples.forEach((id, i) => hits.set(id, (hits.get(id) ?? 0) + Math.max(0, profile.timeDeltas[i] ?? 0)));
+const keyOf = (n) => {
+  const f = n.callFrame;
+  const where = f.url ? `${f.url.replace(/^file:\/\//, "").replace(ROOT + "/", "")}:${f.lineNumber + 1}` : "";
+  return `${f.functionName || "(anonymous)"} ${where}`.trim();
+};
+// Self time per function (grouped by name + location).
 const self = new Map();
 let total = 0;
-for (const [id, count] of hits) {
-  const f = byId.get(id).callFrame;
-  const where = f.url ? `${f.url.replace(/^file:\/\//, "").replace(ROOT + "/", "")}:${f.lineNumber + 1}` : "";
-  const key = `${f.functionName || "(anonymous)"} ${where}`.trim();
-  self.set(key, (self.get(key) ?? 0) + count);
-  total += count;
+for (const [id, us] of hits) {
+  const key = keyOf(byId.get(id));
+  self.set(key, (self.get(key) ?? 0) + us);
+  total += us;
 }
 const busy = total - (self.get("(idle)") ?? 0);
-console.log(`node ${opt.node} ${opt.impl}/${opt.shape}: ${r.rps.toFixed(0)} req/s; ${total} samples, ${busy} not idle; self time, % of non-idle:`);
-for (const [key, count] of [...self].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, opt.top)) {
-  console.log(`${((100 * count) / busy).toFixed(1).padStart(5)} %  ${key}`);
+const line = (key, us) => `${((100 * us) / busy).toFixed(1).padStart(5)} % ${(us / requests).toFixed(2).padStart(7)} µs/req  ${key}`;
+console.log(
+  `node ${opt.node} ${opt.impl}/${opt.shape}: ${r.rps.toFixed(0)} req/s; ${requests} requests; ` +
+    `${(busy / requests).toFixed(2)} µs CPU (non-idle JS profile time) per request; self time:`,
+);
+for (const [key, us] of [...self].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, opt.top)) {
+  console.log(line(key, us));
+}
+
+// Total (inclusive) time per function: each sample counted once for every distinct function on its
+// stack, so what a bridge function costs with everything it calls (writeHead, the Headers iterator…).
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map();
+for (const [id, us] of hits) {
+  const seen = new Set();
+  for (let at = id; at !== undefined; at = parent.get(at)) seen.add(keyOf(byId.get(at)));
+  for (const key of seen) inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+}
+console.log(`total time (with callees), top ${opt.top}:`);
+const skip = new Set(["(root)", "(idle)", "(program)", "(garbage collector)"]);
+for (const [key, us] of [...inclusive].filter(([k]) => !skip.has(k)).sort((a, b) => b[1] - a[1]).slice(0, opt.top)) {
+  console.log(line(key, us));
 }
 console.log(`profile: ${join(dir, file)}`);
