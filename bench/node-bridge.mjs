@@ -184,11 +184,12 @@ async function serveChild(impl, shape) {
   } else if (impl === "hns" || impl === "hns-default") {
     const { serve } = await import(pathToFileURL(hnsPath()).href);
     fetch ??= handlerFor(shape, Response);
-    serve({ fetch, port: 0, hostname: HOST, overrideGlobalObjects: impl === "hns-default" }, (info) =>
-      ready(info.port));
+    serve(
+      { fetch, port: 0, hostname: HOST, overrideGlobalObjects: impl === "hns-default" },
+      (info) => ready(info.port),
+    );
   } else throw new Error(`unknown impl ${impl}`);
 }
-
 
 // ------------------------------------------------------------------------------------ parent: run
 function canPin(noPin) {
@@ -220,7 +221,10 @@ function scriptFor(shape) {
   postScript ??= (() => {
     mkdirSync(join(ROOT, "bench", "results", "tmp"), { recursive: true });
     const p = join(ROOT, "bench", "results", "tmp", "node-bridge-post.lua");
-    writeFileSync(p, `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+    writeFileSync(
+      p,
+      `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+    );
     return p;
   })();
   return postScript;
@@ -277,10 +281,15 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
           results[k] = { ...o, rps: o.rps / b.rps, cpuUs: o.cpuUs / b.cpuUs, paired: { rps: o.rps, cpuUs: o.cpuUs } };
           base.push(b);
         }
-        results[0] = { rps: 1, cpuUs: 1, errors: base.reduce((n, b) => n + (b.errors ?? 0), 0), paired: {
-          rps: median(base.map((b) => b.rps)),
-          cpuUs: median(base.map((b) => b.cpuUs)),
-        } };
+        results[0] = {
+          rps: 1,
+          cpuUs: 1,
+          errors: base.reduce((n, b) => n + (b.errors ?? 0), 0),
+          paired: {
+            rps: median(base.map((b) => b.rps)),
+            cpuUs: median(base.map((b) => b.cpuUs)),
+          },
+        };
       } else {
         results = [];
         for (const k of impls.map((_, k) => (k + r) % impls.length)) {
@@ -347,7 +356,9 @@ async function main() {
     const lines = [
       `### Node ${version}${label ? ` — ${label}` : ""}`,
       "",
-      `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`node bench/node-bridge.mjs ${process.argv.slice(2).join(" ")}\`: ` +
+      `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`node bench/node-bridge.mjs ${
+        process.argv.slice(2).join(" ")
+      }\`: ` +
       `mode ${mode}, wrk -t1 -c32 -d${seconds}s per server, ${rounds} rounds after a 1 s warm-up, servers on CPU 0, wrk on CPU 1${
         pin ? "" : " (NOT pinned)"
       }; ratios = median of per-round ratios to the first row (req/s: row ÷ first; CPU: first's µs/req ÷ row's).`,
@@ -373,7 +384,9 @@ async function main() {
     sections.push(text);
   }
   if (out !== "-") {
-    const previous = existsSync(out) ? readFileSync(out, "utf8") : "# Node bridge throughput (bench/node-bridge.mjs)\n\n";
+    const previous = existsSync(out)
+      ? readFileSync(out, "utf8")
+      : "# Node bridge throughput (bench/node-bridge.mjs)\n\n";
     writeFileSync(out, previous + "\n" + sections.join("\n") + "\n");
   }
 }

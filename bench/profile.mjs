@@ -33,8 +33,16 @@ const node = opt.node === "20"
   : spawnSync(process.execPath, [join(ROOT, "runtimes", "node24.mjs")], { encoding: "utf8" }).stdout.trim();
 const dir = opt.keep ? resolve(opt.keep) : mkdtempSync(join(tmpdir(), "gs-prof-"));
 const child = spawn("taskset", [
-  "-c", "0", node, "--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=100",
-  join(HERE, "node-bridge.mjs"), "--serve", opt.impl, opt.shape,
+  "-c",
+  "0",
+  node,
+  "--cpu-prof",
+  `--cpu-prof-dir=${dir}`,
+  "--cpu-prof-interval=100",
+  join(HERE, "node-bridge.mjs"),
+  "--serve",
+  opt.impl,
+  opt.shape,
 ], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_EXIT_ON_SIGTERM: "1" } });
 const port = await new Promise((ok, fail) => {
   let buf = "";
@@ -74,7 +82,8 @@ for (const [id, us] of hits) {
   total += us;
 }
 const busy = total - (self.get("(idle)") ?? 0);
-const line = (key, us) => `${((100 * us) / busy).toFixed(1).padStart(5)} % ${(us / requests).toFixed(2).padStart(7)} µs/req  ${key}`;
+const line = (key, us) =>
+  `${((100 * us) / busy).toFixed(1).padStart(5)} % ${(us / requests).toFixed(2).padStart(7)} µs/req  ${key}`;
 console.log(
   `node ${opt.node} ${opt.impl}/${opt.shape}: ${r.rps.toFixed(0)} req/s; ${requests} requests; ` +
     `${(busy / requests).toFixed(2)} µs CPU (non-idle JS profile time) per request; self time:`,
