@@ -21,6 +21,9 @@
 //                Response.json(obj) / the stream) and writes the string with res.end(str): the
 //                constructor cost no bridge with native globals can avoid.
 //   raw          raw node:http res.end("hello") with no Response at all (the FastResponse yardstick).
+//   floor-await  (async and json shapes, only when BENCH_IMPLS names it) raw node:http that awaits the
+//                same async handler and writes the string with res.end(str) as the floor does: the
+//                floor plus the handler's own promise and the microtask it settles in.
 //   gs           graceful-serve serve() (dist/node.js of this checkout; build first: npx tsup).
 //   gs-before    the same from $BEFORE_DIST (a build of an earlier commit), for before/after in one run.
 //   srvx         srvx serve() (global Response kept).
@@ -112,6 +115,19 @@ async function serveChild(impl, shape) {
   // bench/profile.mjs: exit normally on SIGTERM, so that --cpu-prof writes the profile.
   if (process.env.BENCH_EXIT_ON_SIGTERM) process.once("SIGTERM", () => process.exit(0));
   const ready = (port) => process.stdout.write(JSON.stringify({ event: "ready", port }) + "\n");
+  if (impl === "floor-await") {
+    // The floor with the same async handler the bridges run: `await` it, then write the string raw.
+    // What a bridge costs beyond that is its own; the rest of the gap to "floor" is the handler's
+    // promise and the microtask it resolves in, which any server pays for an async handler.
+    const handler = handlerFor(shape, Response);
+    const server = http.createServer(async (req, res) => {
+      await handler(req);
+      if (shape === "json") res.setHeader("content-type", "application/json");
+      res.end(shape === "json" ? JSON.stringify(OBJ) : TEXT);
+    });
+    server.listen(0, HOST, () => ready(server.address().port));
+    return;
+  }
   if (impl === "floor" || impl === "raw") {
     let listener;
     if (impl === "raw") {
@@ -249,6 +265,10 @@ function implsForShape(shape) {
   const before = process.env.BEFORE_DIST ? ["gs-before"] : [];
   if (shape === "fast") return ["raw", "gs", ...before];
   const list = ["floor", "gs", ...before, "srvx"];
+  // Only where the handler is async and needs no request body (BENCH_IMPLS must name it).
+  if ((shape === "async" || shape === "json") && process.env.BENCH_IMPLS?.split(",").includes("floor-await")) {
+    list.push("floor-await");
+  }
   if (hns) list.push("hns");
   if (hns && shape === "hono") list.push("hns-default");
   return list;
