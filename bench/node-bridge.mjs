@@ -3,12 +3,16 @@
 // bridge with native globals cannot go below, and against the peers (srvx, @hono/node-server).
 //
 //   node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin]
-//                              [--mode together|alone] [--out bench/results/node-bridge.md] [--label text]
+//                              [--mode pair|together|alone] [--out bench/results/node-bridge.md] [--label text]
 //
-// Each shape starts one server per implementation (pinned to CPU 0) and warms them up. --mode together
-// (default): each round loads all of them at once, one `wrk -t1 -c32` each (pinned to CPU 1), so they
-// share the same window and the machine's speed swings cancel (bench/lib/together.mjs); --mode alone:
-// one after the other in interleaved order (A B C, B C A, …). Two metrics per round: req/s and the
+// Each shape starts one server per implementation (pinned to CPU 0) and warms them up. --mode pair
+// (default): each round loads the first row (the floor) together with one other server at a time,
+// one `wrk -t1 -c32` each (pinned to CPU 1), the others in rotated order; each ratio is taken inside
+// its own window, so the machine's speed swings cancel (bench/lib/together.mjs) while only two
+// servers share the core. --mode together: all servers of a shape at once (4–5 Node processes on one
+// core: every request runs with the others' data in the caches, which inflated the floor's CPU cost
+// 3–4× and so moved the ratios; kept for comparison). --mode alone: one after the other in
+// interleaved order (A B C, B C A, …). Two metrics per round: req/s and the
 // server's CPU µs per request (bench/lib/cpu.mjs); ratios are taken per round against the first row
 // (CPU: its µs ÷ the row's µs, so higher is better for both) and the median is reported.
 //
@@ -17,6 +21,9 @@
 //                Response.json(obj) / the stream) and writes the string with res.end(str): the
 //                constructor cost no bridge with native globals can avoid.
 //   raw          raw node:http res.end("hello") with no Response at all (the FastResponse yardstick).
+//   floor-await  (async and json shapes, only when BENCH_IMPLS names it) raw node:http that awaits the
+//                same async handler and writes the string with res.end(str) as the floor does: the
+//                floor plus the handler's own promise and the microtask it settles in.
 //   gs           graceful-serve serve() (dist/node.js of this checkout; build first: npx tsup).
 //   gs-before    the same from $BEFORE_DIST (a build of an earlier commit), for before/after in one run.
 //   srvx         srvx serve() (global Response kept).
@@ -108,6 +115,19 @@ async function serveChild(impl, shape) {
   // bench/profile.mjs: exit normally on SIGTERM, so that --cpu-prof writes the profile.
   if (process.env.BENCH_EXIT_ON_SIGTERM) process.once("SIGTERM", () => process.exit(0));
   const ready = (port) => process.stdout.write(JSON.stringify({ event: "ready", port }) + "\n");
+  if (impl === "floor-await") {
+    // The floor with the same async handler the bridges run: `await` it, then write the string raw.
+    // What a bridge costs beyond that is its own; the rest of the gap to "floor" is the handler's
+    // promise and the microtask it resolves in, which any server pays for an async handler.
+    const handler = handlerFor(shape, Response);
+    const server = http.createServer(async (req, res) => {
+      await handler(req);
+      if (shape === "json") res.setHeader("content-type", "application/json");
+      res.end(shape === "json" ? JSON.stringify(OBJ) : TEXT);
+    });
+    server.listen(0, HOST, () => ready(server.address().port));
+    return;
+  }
   if (impl === "floor" || impl === "raw") {
     let listener;
     if (impl === "raw") {
@@ -180,11 +200,12 @@ async function serveChild(impl, shape) {
   } else if (impl === "hns" || impl === "hns-default") {
     const { serve } = await import(pathToFileURL(hnsPath()).href);
     fetch ??= handlerFor(shape, Response);
-    serve({ fetch, port: 0, hostname: HOST, overrideGlobalObjects: impl === "hns-default" }, (info) =>
-      ready(info.port));
+    serve(
+      { fetch, port: 0, hostname: HOST, overrideGlobalObjects: impl === "hns-default" },
+      (info) => ready(info.port),
+    );
   } else throw new Error(`unknown impl ${impl}`);
 }
-
 
 // ------------------------------------------------------------------------------------ parent: run
 function canPin(noPin) {
@@ -216,7 +237,10 @@ function scriptFor(shape) {
   postScript ??= (() => {
     mkdirSync(join(ROOT, "bench", "results", "tmp"), { recursive: true });
     const p = join(ROOT, "bench", "results", "tmp", "node-bridge-post.lua");
-    writeFileSync(p, `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+    writeFileSync(
+      p,
+      `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+    );
     return p;
   })();
   return postScript;
@@ -241,6 +265,10 @@ function implsForShape(shape) {
   const before = process.env.BEFORE_DIST ? ["gs-before"] : [];
   if (shape === "fast") return ["raw", "gs", ...before];
   const list = ["floor", "gs", ...before, "srvx"];
+  // Only where the handler is async and needs no request body (BENCH_IMPLS must name it).
+  if ((shape === "async" || shape === "json") && process.env.BENCH_IMPLS?.split(",").includes("floor-await")) {
+    list.push("floor-await");
+  }
   if (hns) list.push("hns");
   if (hns && shape === "hono") list.push("hns-default");
   return list;
@@ -256,11 +284,33 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
     await measureTogether(targets, { ...load, seconds: 1 }); // warm-up (JIT)
     const rps = Object.fromEntries(impls.map((i) => [i, []]));
     const cpu = Object.fromEntries(impls.map((i) => [i, []]));
+    const absRps = Object.fromEntries(impls.map((i) => [i, []]));
+    const absCpu = Object.fromEntries(impls.map((i) => [i, []]));
     const errors = {};
     for (let r = 0; r < rounds; r++) {
       let results;
       if (mode === "together") results = await measureTogether(targets, { ...load, seconds });
-      else {
+      else if (mode === "pair") {
+        // The base and one other server at a time, loaded together (same window, only those two on
+        // CPU 0), the others in rotated order; the base's numbers are its median over its windows.
+        results = [];
+        const base = [];
+        const others = impls.slice(1).map((_, k) => 1 + ((k + r) % (impls.length - 1)));
+        for (const k of others) {
+          const [b, o] = await measureTogether([targets[0], targets[k]], { ...load, seconds });
+          results[k] = { ...o, rps: o.rps / b.rps, cpuUs: o.cpuUs / b.cpuUs, paired: { rps: o.rps, cpuUs: o.cpuUs } };
+          base.push(b);
+        }
+        results[0] = {
+          rps: 1,
+          cpuUs: 1,
+          errors: base.reduce((n, b) => n + (b.errors ?? 0), 0),
+          paired: {
+            rps: median(base.map((b) => b.rps)),
+            cpuUs: median(base.map((b) => b.cpuUs)),
+          },
+        };
+      } else {
         results = [];
         for (const k of impls.map((_, k) => (k + r) % impls.length)) {
           const sampler = cpuPerRequest(targets[k].pid);
@@ -269,18 +319,25 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
         }
       }
       for (const [k, impl] of impls.entries()) {
+        // Pair mode: rps/cpuUs are already relative to the base of the same window (ratios below
+        // come out the same), the absolute numbers are kept apart for the table.
+        if (results[k].paired) {
+          absRps[impl].push(results[k].paired.rps);
+          absCpu[impl].push(results[k].paired.cpuUs);
+        }
         rps[impl].push(results[k].rps);
         cpu[impl].push(results[k].cpuUs);
         if (results[k].errors) errors[impl] = `${results[k].errors} errors`;
       }
     }
     const base = impls[0];
+    const paired = mode === "pair";
     const rows = impls.map((impl) => ({
       impl,
-      rps: median(rps[impl]),
+      rps: median(paired ? absRps[impl] : rps[impl]),
       ratio: median(rps[impl].map((v, k) => v / rps[base][k])),
       ratios: rps[impl].map((v, k) => v / rps[base][k]),
-      cpuUs: median(cpu[impl]),
+      cpuUs: median(paired ? absCpu[impl] : cpu[impl]),
       cpuRatio: median(cpu[impl].map((v, k) => cpu[base][k] / v)),
       cpuRatios: cpu[impl].map((v, k) => cpu[base][k] / v),
       errors: errors[impl] ?? "",
@@ -292,7 +349,7 @@ async function measureShape(node, shape, { rounds, seconds, pin, mode }) {
 }
 
 const USAGE = "node bench/node-bridge.mjs [--node 20|24|both] [--rounds 3] [--seconds 2] [--shapes a,b] [--no-pin] " +
-  "[--mode together|alone] [--out FILE|-] [--label text]";
+  "[--mode pair|together|alone] [--out FILE|-] [--label text]";
 
 async function main() {
   const opt = options({
@@ -301,12 +358,12 @@ async function main() {
     seconds: { type: "number", default: 2 },
     shapes: { type: "list", default: ["sync", "async", "json", "headers", "stream", "post", "hono", "fast"] },
     "no-pin": { type: "boolean", default: false },
-    mode: { type: "string", default: "together" },
+    mode: { type: "string", default: "pair" },
     out: { type: "string", default: join(ROOT, "bench", "results", "node-bridge.md") },
     label: { type: "string", default: "" },
   }, USAGE);
   const { rounds, seconds, label, out, shapes, mode } = opt;
-  if (mode !== "together" && mode !== "alone") throw new Error(`--mode: together or alone, not ${mode}`);
+  if (!["pair", "together", "alone"].includes(mode)) throw new Error(`--mode: pair, together or alone, not ${mode}`);
   installCleanup();
   const pin = canPin(opt["no-pin"]);
   if (!existsSync(join(ROOT, "dist", "node.js"))) throw new Error("build first: npx tsup");
@@ -319,7 +376,9 @@ async function main() {
     const lines = [
       `### Node ${version}${label ? ` — ${label}` : ""}`,
       "",
-      `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`node bench/node-bridge.mjs ${process.argv.slice(2).join(" ")}\`: ` +
+      `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`node bench/node-bridge.mjs ${
+        process.argv.slice(2).join(" ")
+      }\`: ` +
       `mode ${mode}, wrk -t1 -c32 -d${seconds}s per server, ${rounds} rounds after a 1 s warm-up, servers on CPU 0, wrk on CPU 1${
         pin ? "" : " (NOT pinned)"
       }; ratios = median of per-round ratios to the first row (req/s: row ÷ first; CPU: first's µs/req ÷ row's).`,
@@ -345,7 +404,9 @@ async function main() {
     sections.push(text);
   }
   if (out !== "-") {
-    const previous = existsSync(out) ? readFileSync(out, "utf8") : "# Node bridge throughput (bench/node-bridge.mjs)\n\n";
+    const previous = existsSync(out)
+      ? readFileSync(out, "utf8")
+      : "# Node bridge throughput (bench/node-bridge.mjs)\n\n";
     writeFileSync(out, previous + "\n" + sections.join("\n") + "\n");
   }
 }
