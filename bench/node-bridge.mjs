@@ -16,6 +16,9 @@
 // server's CPU µs per request (bench/lib/cpu.mjs); ratios are taken per round against the first row
 // (CPU: its µs ÷ the row's µs, so higher is better for both) and the median is reported.
 //
+// BENCH_IMPLS=a,b,… keeps only those implementations; BENCH_BASE=floor-ct,raw-ct makes the first of
+// those a shape has the base of its ratios (default: floor, or raw for the fast shape).
+//
 // Implementations:
 //   floor        raw node:http that builds the same Response per request (new Response(str) /
 //                Response.json(obj) / the stream) and writes the string with res.end(str): the
@@ -24,6 +27,11 @@
 //   floor-await  (async and json shapes, only when BENCH_IMPLS names it) raw node:http that awaits the
 //                same async handler and writes the string with res.end(str) as the floor does: the
 //                floor plus the handler's own promise and the microtask it settles in.
+//   floor-ct     (sync and async shapes, only when BENCH_IMPLS names it) the floor that also sends the
+//                Content-Type the Response carries (text/plain;charset=UTF-8), set the usual way
+//                (res.setHeader, then res.end(str)) — the same head graceful-serve sends. The json
+//                floor sends its content-type already; the plain floor sends none.
+//   raw-ct       (fast shape, only when BENCH_IMPLS names it) raw with that same Content-Type.
 //   gs           graceful-serve serve() (dist/node.js of this checkout; build first: npx tsup).
 //   gs-before    the same from $BEFORE_DIST (a build of an earlier commit), for before/after in one run.
 //   srvx         srvx serve() (global Response kept).
@@ -55,6 +63,8 @@ const argv = process.argv.slice(2);
 const OBJ = { hello: "world", n: 1, list: [1, 2, 3] };
 const POST_BODY = JSON.stringify({ name: "bench", items: [1, 2, 3], nested: { ok: true } });
 const TEXT = "hello";
+/** The content-type `new Response(TEXT)` carries (Fetch: a string body), which graceful-serve sends. */
+const TEXT_TYPE = "text/plain;charset=UTF-8";
 
 function hnsPath() {
   const dirs = [process.env.HNS_DIR, ROOT].filter(Boolean);
@@ -128,10 +138,21 @@ async function serveChild(impl, shape) {
     server.listen(0, HOST, () => ready(server.address().port));
     return;
   }
-  if (impl === "floor" || impl === "raw") {
+  if (impl === "floor" || impl === "raw" || impl === "floor-ct" || impl === "raw-ct") {
     let listener;
     if (impl === "raw") {
       listener = (_req, res) => res.end(TEXT);
+    } else if (impl === "raw-ct") {
+      listener = (_req, res) => {
+        res.setHeader("content-type", TEXT_TYPE);
+        res.end(TEXT);
+      };
+    } else if (impl === "floor-ct") {
+      listener = (_req, res) => {
+        new Response(TEXT);
+        res.setHeader("content-type", TEXT_TYPE);
+        res.end(TEXT);
+      };
     } else if (shape === "json") {
       listener = (_req, res) => {
         Response.json(OBJ);
@@ -258,13 +279,18 @@ function implsFor(shape) {
   const all = implsForShape(shape);
   // BENCH_IMPLS=floor,gs,gs-before keeps only those (the first stays the ratio's base).
   const only = process.env.BENCH_IMPLS?.split(",");
-  return only ? all.filter((i) => only.includes(i) || i === all[0]) : all;
+  const kept = only ? all.filter((i) => only.includes(i) || i === all[0]) : all;
+  // BENCH_BASE=floor-ct,raw-ct: the first of those this shape has becomes the ratios' base.
+  const base = process.env.BENCH_BASE?.split(",").find((b) => kept.includes(b));
+  return base === undefined ? kept : [base, ...kept.filter((i) => i !== base)];
 }
 function implsForShape(shape) {
   const hns = hnsPath() !== undefined;
   const before = process.env.BEFORE_DIST ? ["gs-before"] : [];
-  if (shape === "fast") return ["raw", "gs", ...before];
+  const named = process.env.BENCH_IMPLS?.split(",") ?? [];
+  if (shape === "fast") return ["raw", "gs", ...before, ...(named.includes("raw-ct") ? ["raw-ct"] : [])];
   const list = ["floor", "gs", ...before, "srvx"];
+  if ((shape === "sync" || shape === "async") && named.includes("floor-ct")) list.push("floor-ct");
   // Only where the handler is async and needs no request body (BENCH_IMPLS must name it).
   if ((shape === "async" || shape === "json") && process.env.BENCH_IMPLS?.split(",").includes("floor-await")) {
     list.push("floor-await");

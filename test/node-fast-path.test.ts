@@ -27,6 +27,8 @@ const routes: Record<string, () => Response | Promise<Response>> = {
   "/fast": () => new FastResponse("héllo") as unknown as Response,
   "/fast-bytes": () => new FastResponse(ALL_BYTES) as unknown as Response,
   "/empty": async () => new Response(""),
+  "/fast-json": () => FastResponse.json({ a: "é" }),
+  "/typed": async () => new Response("<p>", { headers: { "content-type": "text/html" } }),
 };
 
 let server: Server;
@@ -96,6 +98,24 @@ describe("known bodies: exact bytes, one Content-Length, no chunking", () => {
       assert.deepEqual(r.headers.get("content-length"), [String(bytes.byteLength)], r.head);
       assert.equal(r.headers.get("transfer-encoding"), undefined, r.head);
       assert.deepEqual([...r.body], [...bytes]);
+    }, T);
+  }
+
+  // One Content-Type, whichever way the head is built (Bun 1.4 spells it `charset=utf-8`).
+  for (
+    const [path, type] of [
+      ["/text", /^text\/plain;charset=utf-8$/i],
+      ["/json", /^application\/json(;charset=utf-8)?$/i],
+      ["/fast", /^text\/plain;charset=utf-8$/i],
+      ["/fast-json", /^application\/json(;charset=utf-8)?$/i],
+      ["/typed", /^text\/html$/],
+    ] as const
+  ) {
+    it(`${path}: Content-Type ${type.source}, once`, async () => {
+      const r = await get(path);
+      const types = r.headers.get("content-type") ?? [];
+      assert.equal(types.length, 1, r.head);
+      assert.match(types[0]!, type);
     }, T);
   }
 
