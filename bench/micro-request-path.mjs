@@ -1,15 +1,32 @@
 // Microbenchmark (issue 11): what the one Web request path (src/serve/request-path.ts) adds per request
 // on Deno and Bun, in process and without sockets, so the machine's speed swings cancel: the same
-// `await handler(request, info)` loop for the bare handler and for graceful-serve's wrapper around it,
-// variants interleaved, best-of-rounds ns per request reported (the least disturbed round).
-//   deno run -A --no-config bench/micro-request-path.mjs [rounds]     bun bench/micro-request-path.mjs
+// handler driven with `--concurrency` requests in flight (a server under wrk -c50 has ~50: what is
+// allocated per request then survives scavenges, and stores into long-lived objects pay the write
+// barrier — costs a one-at-a-time loop hides), for the bare handler and for graceful-serve's wrapper
+// around it, variants interleaved, best-of-rounds ns per request reported (the least disturbed round).
+//   deno run -A --no-config bench/micro-request-path.mjs [--rounds 7] [--concurrency 50] [--variants label=DIR,...]
+//   bun bench/micro-request-path.mjs [...]
+// --variants label=DIR|FILE.diff: graceful-serve's src/ from DIR, or HEAD's with a bench/variants/ diff
+// applied (bench/lib-web-variants.mjs), for A/B of designs.
 // Run through /work/bin/gs-bench (~20 s).
-import { wrapFetch } from "../src/serve/request-path.ts";
-import { isRealResponse } from "../src/serve/request-path.ts";
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { prepareVariants } from "./lib-web-variants.mjs";
 
 const g = globalThis;
 const RUNTIME = g.Deno ? "deno" : g.Bun ? "bun" : "node";
-const ROUNDS = Number((g.Deno ? g.Deno.args : process.argv.slice(2))[0] ?? 7);
+const { values } = parseArgs({
+  args: g.Deno ? g.Deno.args : process.argv.slice(2),
+  options: {
+    rounds: { type: "string", default: "7" },
+    concurrency: { type: "string", default: "1" },
+    variants: { type: "string", default: "" },
+    shapes: { type: "string", default: "async,sync" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const C = Number(values.concurrency);
 const N = 200_000;
 
 const shapes = {
@@ -22,37 +39,69 @@ const shapes = {
   sync: (request) => new Response("hello"),
 };
 
-let extra = {};
-if (RUNTIME === "deno") {
-  const { responseBrand, streamDetector } = await import("../src/core/deno-runtime.ts");
-  extra = { trackForDeadline: { isStream: streamDetector() }, isResponse: responseBrand(isRealResponse) };
-} else {
-  extra = { upgraded: () => false, isResponse: isRealResponse };
+const here = new URL("..", import.meta.url);
+const sources = [["gs", new URL("src/", here).href]];
+for (const [label, dir] of prepareVariants(values.variants.split(",").filter(Boolean), fileURLToPath(here))) {
+  sources.push([label, pathToFileURL(resolve(dir, "src") + "/").href]);
 }
-const lifecycle = { state: "serving", logger: { error() {} } };
+const paths = [];
+for (const [label, src] of sources) {
+  const { wrapFetch, isRealResponse } = await import(src + "serve/request-path.ts");
+  const { Lifecycle } = await import(src + "core/lifecycle.ts");
+  let extra;
+  if (RUNTIME === "deno") {
+    const { responseBrand, streamDetector } = await import(src + "core/deno-runtime.ts");
+    extra = { trackForDeadline: { isStream: streamDetector() }, isResponse: responseBrand(isRealResponse) };
+  } else {
+    extra = { upgraded: () => false, isResponse: isRealResponse };
+  }
+  const { DenoInfo } = RUNTIME === "deno" ? await import(src + "adapters/deno.ts") : {};
+  paths.push([label, wrapFetch, new Lifecycle({ logger: false }), extra, DenoInfo]);
+}
 const info = { remoteAddr: undefined, waitUntil() {} };
 
+let captured;
+const capture = (resolve) => (captured = resolve);
 function variants(handler) {
   const options = { fetch: handler, onError: undefined, healthPath: undefined };
-  return {
+  const out = {
     bare: handler,
     "bare+then": (request, i) => {
       const r = handler(request, i);
       return r instanceof Promise ? r.then((x) => x) : r;
     },
-    gs: wrapFetch(options, lifecycle, { info: () => info, ...extra }).handler,
+    "bare+promise": (request, i) => {
+      const r = handler(request, i);
+      if (!(r instanceof Promise)) return r;
+      const promise = new Promise(capture);
+      const resolve = captured;
+      r.then((x) => resolve(x));
+      return promise;
+    },
   };
+  for (const [label, wrapFetch, lifecycle, extra, DenoInfo] of paths) {
+    const makeInfo = DenoInfo ? (_request, i) => new DenoInfo(i, lifecycle) : () => info;
+    out[label] = wrapFetch(options, lifecycle, { info: makeInfo, ...extra }).handler;
+  }
+  return out;
 }
 
 const request = new Request("http://127.0.0.1:8000/");
+// What Deno.serve does with the handler's result (a then on it), C requests in flight.
 async function time(fn) {
   const t0 = performance.now();
-  for (let i = 0; i < N; i++) await fn(request, info);
+  let left = N;
+  const lane = async () => {
+    while (left-- > 0) await fn(request, info);
+  };
+  const lanes = [];
+  for (let i = 0; i < C; i++) lanes.push(lane());
+  await Promise.all(lanes);
   return ((performance.now() - t0) * 1e6) / N;
 }
 
-for (const [shape, handler] of Object.entries(shapes)) {
-  const v = variants(handler);
+for (const shape of values.shapes.split(",")) {
+  const v = variants(shapes[shape]);
   const best = {};
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, fn] of Object.entries(v)) {
@@ -60,6 +109,8 @@ for (const [shape, handler] of Object.entries(shapes)) {
       if (round > 0) best[name] = Math.min(best[name] ?? Infinity, ns); // round 0 warms up the JIT
     }
   }
-  const line = Object.entries(best).map(([name, ns]) => `${name} ${ns.toFixed(0)} ns (+${(ns - best.bare).toFixed(0)})`);
-  console.log(`${RUNTIME} ${shape}: ${line.join(", ")}`);
+  const line = Object.entries(best).map(([name, ns]) =>
+    `${name} ${ns.toFixed(0)} ns (+${(ns - best.bare).toFixed(0)})`
+  );
+  console.log(`${RUNTIME} ${shape} c=${C}: ${line.join(", ")}`);
 }

@@ -4,7 +4,8 @@
 // for an async handler and a Hono app. Goal: ratio ≥ 0.97.
 //
 //   node bench/web-throughput.mjs [--only deno,bun] [--shapes async,hono] [--rounds 6] [--seconds 2]
-//                                 [--mode together|alone] [--hops] [--before <git rev>] [--md FILE] [--json FILE]
+//                                 [--mode together|alone] [--hops] [--before <git rev>]
+//                                 [--variants label=DIR|FILE.diff,...] [--md FILE] [--json FILE]
 //
 // Every round starts a fresh server per implementation (pinned to CPU 0; wrk pinned to CPU 1, 127.0.0.1
 // only). --mode together (default): all of a round's servers are loaded at once, one wrk -t1 -c50 each,
@@ -25,13 +26,14 @@ import { ensureWrk, wrk } from "./lib/wrk.mjs";
 import { waitForQuiet, watchForeign } from "./lib/cpu.mjs";
 import { median, options } from "./lib/args.mjs";
 import { measureTogether } from "./lib/together.mjs";
+import { prepareVariants } from "./lib-web-variants.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "..");
 const SERVER = join(HERE, "web-server.mjs");
 const BIN = join(ROOT, "node_modules", ".bin");
 const USAGE = "node bench/web-throughput.mjs [--only deno,bun] [--shapes async,hono] [--rounds 6] [--seconds 2] " +
-  "[--mode together|alone] [--hops] [--before REV] [--md FILE] [--json FILE]";
+  "[--mode together|alone] [--hops] [--before REV] [--variants label=DIR,...] [--md FILE] [--json FILE]";
 const opt = options({
   only: { type: "list", default: ["deno", "bun"] },
   shapes: { type: "list", default: ["async", "hono"] },
@@ -41,6 +43,7 @@ const opt = options({
   hops: { type: "boolean", default: false },
   loaded: { type: "boolean", default: false },
   before: { type: "string" },
+  variants: { type: "list", default: [] },
   md: { type: "string", default: join(HERE, "results", "web-throughput.md") },
   json: { type: "string", default: join(HERE, "results", "web-throughput.json") },
 }, USAGE);
@@ -69,6 +72,11 @@ if (BEFORE) {
 // Implementations: [label, BENCH_IMPL, entry]
 const IMPLS = [["bare", "bare", undefined], ["gs", "serve", join(ROOT, "src", "mod.ts")]];
 if (beforeEntry) IMPLS.push([`gs@${BEFORE}`, "serve", beforeEntry]);
+// --variants label=DIR|FILE.diff,...: graceful-serve's src/ from DIR, or HEAD's src/ with a diff from
+// bench/variants/ applied (bench/lib-web-variants.mjs): A/B of request-path designs in the same window.
+for (const [label, dir] of prepareVariants(opt.variants, ROOT)) {
+  IMPLS.push([label, "serve", join(dir, "src", "mod.ts")]);
+}
 // --hops: also the bare server behind one extra promise hop (then / new Promise), no graceful-serve.
 if (opt.hops) IMPLS.push(["bare+then", "hop", undefined], ["bare+promise", "promise", undefined]);
 // --loaded: the bare server with graceful-serve's module imported and unused.
@@ -86,7 +94,14 @@ async function launch(runtime, shape, impl, entry) {
   const child = start(bin, args, {
     cwd: ROOT,
     cpu: PIN ? 0 : undefined,
-    env: { ...process.env, BENCH_IMPL: impl, BENCH_SHAPE: shape, BENCH_ENTRY: entry ?? "", BENCH_ROOT: ROOT, NO_COLOR: "1" },
+    env: {
+      ...process.env,
+      BENCH_IMPL: impl,
+      BENCH_SHAPE: shape,
+      BENCH_ENTRY: entry ?? "",
+      BENCH_ROOT: ROOT,
+      NO_COLOR: "1",
+    },
   });
   try {
     const port = await new Promise((resolve, reject) => {
@@ -169,7 +184,11 @@ for (let round = 0; round < ROUNDS; round++) {
         (cpu[key] ??= {})[label] ??= [];
         cpu[key][label].push(r.cpuUs);
         foreign.push(r.foreign);
-        log(`round ${round + 1}/${ROUNDS} ${key} ${label}: ${r.rps.toFixed(0)} req/s, ${r.cpuUs.toFixed(2)} CPU µs/req (other load ${(r.foreign * 100).toFixed(1)} %)`);
+        log(
+          `round ${round + 1}/${ROUNDS} ${key} ${label}: ${r.rps.toFixed(0)} req/s, ${
+            r.cpuUs.toFixed(2)
+          } CPU µs/req (other load ${(r.foreign * 100).toFixed(1)} %)`,
+        );
       }
     }
   }
@@ -185,10 +204,22 @@ for (const [key, byLabel] of Object.entries(results)) {
     const ratios = byLabel[label].map((rps, i) => rps / byLabel.bare[i]);
     const cpuRatios = cpu[key][label].map((us, i) => cpu[key].bare[i] / us);
     rows.push({
-      runtime, version: versions[runtime], shape, impl: label, mode: MODE, seconds: SECONDS,
-      bare: median(byLabel.bare), gs: median(byLabel[label]), ratio: median(ratios),
-      ratios, rounds: ROUNDS, otherLoad: median(foreign),
-      bareCpuUs: median(cpu[key].bare), gsCpuUs: median(cpu[key][label]), cpuRatio: median(cpuRatios), cpuRatios,
+      runtime,
+      version: versions[runtime],
+      shape,
+      impl: label,
+      mode: MODE,
+      seconds: SECONDS,
+      bare: median(byLabel.bare),
+      gs: median(byLabel[label]),
+      ratio: median(ratios),
+      ratios,
+      rounds: ROUNDS,
+      otherLoad: median(foreign),
+      bareCpuUs: median(cpu[key].bare),
+      gsCpuUs: median(cpu[key][label]),
+      cpuRatio: median(cpuRatios),
+      cpuRatios,
     });
   }
 }
@@ -206,7 +237,8 @@ const lines = [
   "one after the other in rotated order. Two metrics per round, each a median of per-round ratios:",
   "req/s (gs ÷ bare) and the server's own CPU µs per request (bare ÷ gs; /proc schedstat, all threads).",
   "Goal ≥ 0.97. `gs@REV`: an earlier commit's src/; `bare+then` / `bare+promise`: the bare server behind one",
-  "extra promise hop, no graceful-serve. Machine: 2-vCPU firecracker VM (AMD EPYC), shared host.",
+  "extra promise hop, no graceful-serve; other names: a bench/variants/ diff applied to src/ (`--variants`).",
+  "Machine: 2-vCPU firecracker VM (AMD EPYC), shared host.",
   "",
   "| runtime | handler | impl | mode | rounds × s | bare req/s | impl req/s | req/s ratio | its per-round range | CPU µs/req bare → impl | CPU ratio | its per-round range | measured | goal |",
   "| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- | --- |",
@@ -214,12 +246,23 @@ const lines = [
 for (const r of Object.values(existing)) {
   const isGoal = !r.impl.startsWith("gs@") && r.impl.startsWith("gs");
   lines.push(
-    `| ${r.version} | ${r.shape} | ${r.impl} | ${r.mode ?? "alone"} | ${r.rounds} × ${r.seconds ?? 2} | ${r.bare.toFixed(0)} | ${r.gs.toFixed(0)} | ${
-      r.ratio.toFixed(3)
-    } | ${spread(r.ratios)} | ${r.bareCpuUs.toFixed(2)} → ${r.gsCpuUs.toFixed(2)} | ${r.cpuRatio.toFixed(3)} | ${spread(r.cpuRatios)} | ${
-      (r.at ?? "").slice(0, 16).replace("T", " ")
-    } | ${isGoal ? (r.ratio >= 0.97 && r.cpuRatio >= 0.97 ? "met" : r.ratio >= 0.97 || r.cpuRatio >= 0.97 ? "met on one metric" : "**missed**") : "—"} |`,
+    `| ${r.version} | ${r.shape} | ${r.impl} | ${r.mode ?? "alone"} | ${r.rounds} × ${r.seconds ?? 2} | ${
+      r.bare.toFixed(0)
+    } | ${r.gs.toFixed(0)} | ${r.ratio.toFixed(3)} | ${spread(r.ratios)} | ${r.bareCpuUs.toFixed(2)} → ${
+      r.gsCpuUs.toFixed(2)
+    } | ${r.cpuRatio.toFixed(3)} | ${spread(r.cpuRatios)} | ${(r.at ?? "").slice(0, 16).replace("T", " ")} | ${
+      isGoal
+        ? (r.ratio >= 0.97 && r.cpuRatio >= 0.97
+          ? "met"
+          : r.ratio >= 0.97 || r.cpuRatio >= 0.97
+          ? "met on one metric"
+          : "**missed**")
+        : "—"
+    } |`,
   );
 }
-writeFileSync(MD, lines.join("\n") + "\n");
+// Hand-written notes below the table (from the first "## " heading on) survive a rerun.
+const previous = existsSync(MD) ? readFileSync(MD, "utf8") : "";
+const notes = previous.indexOf("\n## ") >= 0 ? previous.slice(previous.indexOf("\n## ") + 1) : "";
+writeFileSync(MD, lines.join("\n") + "\n" + (notes ? "\n" + notes : ""));
 process.stdout.write(lines.join("\n") + "\n");

@@ -128,6 +128,16 @@ type Resolve = (response: Response | Promise<Response>) => void;
 let captured: Resolve | undefined;
 const capture = (resolve: Resolve) => void (captured = resolve);
 
+/**
+ * A result that is not a Promise but has a `then` method (a `PromiseLike` from a polyfill or another
+ * library): Deno.serve adopts one (docs/runtimes.md D-h11-5), Bun answers it 200 "Welcome to Bun!"
+ * (B-h11-4). Adopted here on every runtime. Checked only on results that are not a Promise; for a
+ * Response the `then` load is a miss on its prototype chain, no call.
+ */
+function isThenable(value: unknown): value is PromiseLike<Response> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
 /** Why a Response that passed `instanceof` cannot be sent (for the 500's log line). */
 function describeUnsendable(response: Response): string {
   try {
@@ -258,7 +268,10 @@ export function wrapFetch<Args extends unknown[]>(
     } catch (error) {
       return recover(error, request);
     }
-    if (!(result instanceof Promise)) return finish(result, request);
+    if (!(result instanceof Promise)) {
+      if (!isThenable(result)) return finish(result, request);
+      result = Promise.resolve(result);
+    }
     // Shared callbacks where the request is not needed: no closure per request (web-throughput
     // --mode together: Bun's async handler at 0.92 of Bun.serve with two closures per request).
     return result.then(
@@ -279,10 +292,13 @@ export function wrapFetch<Args extends unknown[]>(
     }
     calling--;
     if (!(result instanceof Promise)) {
-      const response = finish(result);
-      // A drain begun inside this handler counted it; it may be the last.
-      if (isIdle()) idle();
-      return response;
+      if (!isThenable(result)) {
+        const response = finish(result);
+        // A drain begun inside this handler counted it; it may be the last.
+        if (isIdle()) idle();
+        return response;
+      }
+      result = Promise.resolve(result);
     }
     // Settles once: with the handler's outcome, or with a 503 when the deadline cuts first.
     const promise = new Promise<Response>(capture);

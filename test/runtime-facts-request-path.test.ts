@@ -1,0 +1,93 @@
+// Runtime facts the request path's design rests on (issue 11, throughput; docs/runtimes.md "Issue 11:
+// the request path's cost on Deno"). The BARE primitives (Deno.serve; no library code), in the test
+// process, over real sockets on 127.0.0.1. What they cost is measured in bench/ (no timing here).
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "vitest";
+import { runtime } from "./_helpers/fixture.ts";
+
+const T = 15_000;
+
+interface DenoHttpServer {
+  addr: { port: number };
+  shutdown(): Promise<void>;
+}
+interface BunServer {
+  port: number;
+  stop(force?: boolean): Promise<void>;
+}
+const g = globalThis as {
+  Deno?: { serve(o: object, h: (r: Request) => unknown): DenoHttpServer };
+  Bun?: { serve(o: object): BunServer };
+};
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** The bare runtime server with `handler`; resolves with its port. */
+function bareServe(handler: (request: Request) => unknown): number {
+  if (g.Deno) {
+    const server = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+    cleanups.push(() => server.shutdown());
+    return server.addr.port;
+  }
+  const server = g.Bun!.serve({ port: 0, hostname: "127.0.0.1", fetch: handler });
+  cleanups.push(() => server.stop(true));
+  return server.port;
+}
+
+describe.skipIf(runtime === "node")("Deno 2.9.6 and Bun 1.4.5: what the request path builds on", () => {
+  /** A handler that returns a thenable (not a Promise) answering "from a thenable"; `calls` logs the order. */
+  function thenableHandler(calls: string[]) {
+    return () => {
+      const thenable = {
+        then(resolve: (r: Response) => void, reject: (e: unknown) => void) {
+          calls.push(`then(${typeof resolve}, ${typeof reject})`);
+          resolve(new Response("from a thenable"));
+        },
+      };
+      calls.push("returned");
+      return thenable;
+    };
+  }
+
+  it.skipIf(runtime !== "deno")(
+    "D-h11-5: Deno.serve adopts a thenable the handler returns: it calls its then() once, after the handler returned, with functions that answer the request",
+    async () => {
+      const calls: string[] = [];
+      const port = bareServe(thenableHandler(calls));
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), "from a thenable");
+      // Adopted like `await` does (PromiseResolve + a job): Deno makes a promise of its own for it, so a
+      // thenable saves the handler no promise (bench/results/web-throughput.md, deno-thenable).
+      assert.deepEqual(calls, ["returned", "then(function, function)"]);
+    },
+    T,
+  );
+
+  it.skipIf(runtime !== "bun")(
+    'B-h11-4: Bun.serve does not adopt a thenable: its then() is never called and the request is answered 200 "Welcome to Bun!"',
+    async () => {
+      const calls: string[] = [];
+      const port = bareServe(thenableHandler(calls));
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /^Welcome to Bun!/);
+      assert.deepEqual(calls, ["returned"]);
+    },
+    T,
+  );
+
+  it.skipIf(runtime !== "deno")(
+    "D-h11-6: the global Response is an accessor property, not a data property (each read is a getter call)",
+    () => {
+      const descriptor = Object.getOwnPropertyDescriptor(globalThis, "Response");
+      assert.equal(typeof descriptor?.get, "function");
+      assert.equal("value" in (descriptor ?? {}), false);
+      // A captured reference is the same class: what the library compares against can be read once.
+      assert.equal(globalThis.Response, descriptor!.get!.call(globalThis));
+    },
+  );
+});
