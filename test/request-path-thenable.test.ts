@@ -1,10 +1,9 @@
 // A handler that returns a thenable that is not a Promise (a PromiseLike from a polyfill or a library):
 // Deno.serve adopts one (D-h11-5) and Bun answers it 200 "Welcome to Bun!" (B-h11-4); graceful-serve's
-// request path answered both with a 500. serve() on this runtime and graceful()'s fetch, in process.
+// request path answered both with a 500, and so did the Node bridge. serve() on this runtime and graceful()'s fetch, in process.
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "vitest";
 import { graceful, serve, type Server } from "../src/mod.ts";
-import { runtime } from "./_helpers/fixture.ts";
 
 const T = 15_000;
 const servers: Server[] = [];
@@ -22,12 +21,8 @@ function thenable(outcome: { text: string } | { error: Error }): PromiseLike<Res
   } as PromiseLike<Response>;
 }
 
-// Node's serve() has its own request path (src/adapters/node/serve.ts, not this one): it still answers
-// a thenable with a 500 — reported to its owner, skipped here until it adopts one too.
-const webPath = runtime === "node" ? it.skip : it;
-
 describe("a fetch handler returning a non-Promise thenable", () => {
-  webPath("serve(): the thenable's Response is sent (200), not a 500", async () => {
+  it("serve(): the thenable's Response is sent (200), not a 500", async () => {
     const server = serve({
       port: 0,
       hostname: "127.0.0.1",
@@ -42,7 +37,7 @@ describe("a fetch handler returning a non-Promise thenable", () => {
     assert.equal(await response.text(), "from a thenable");
   }, T);
 
-  webPath("serve(): a rejecting thenable goes to onError like a rejected Promise", async () => {
+  it("serve(): a rejecting thenable goes to onError like a rejected Promise", async () => {
     const seen: unknown[] = [];
     const server = serve({
       port: 0,

@@ -222,6 +222,17 @@ export function healthAnswer(serving: boolean): { status: number; body: string }
   return serving ? { status: 200, body: "ok\n" } : { status: 503, body: "draining\n" };
 }
 
+/**
+ * A result that is not a Promise but has a `then` method (a `PromiseLike` from a polyfill or another
+ * library): Deno.serve adopts one (docs/runtimes.md D-h11-5), Bun answers it 200 "Welcome to Bun!"
+ * (B-h11-4). Adopted on every runtime (the Web request path and the Node bridge). Checked only on results that are not a Promise; for a
+ * Response the `then` load is a miss on its prototype chain, no call.
+ * @internal
+ */
+export function isThenable(value: unknown): value is PromiseLike<Response> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
 /** Logs a failed handler and builds the 500 that replaces its response. @internal */
 export function handlerFailure(
   error: unknown,

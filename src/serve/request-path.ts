@@ -13,6 +13,7 @@ import {
   healthAnswer,
   isHealthTarget,
   isReady,
+  isThenable,
   type ResolvedServeOptions,
   type ServeInfo,
 } from "./options.ts";
@@ -127,16 +128,6 @@ type Resolve = (response: Response | Promise<Response>) => void;
 // in bench/micro-request-path.mjs on Deno 2.9.)
 let captured: Resolve | undefined;
 const capture = (resolve: Resolve) => void (captured = resolve);
-
-/**
- * A result that is not a Promise but has a `then` method (a `PromiseLike` from a polyfill or another
- * library): Deno.serve adopts one (docs/runtimes.md D-h11-5), Bun answers it 200 "Welcome to Bun!"
- * (B-h11-4). Adopted here on every runtime. Checked only on results that are not a Promise; for a
- * Response the `then` load is a miss on its prototype chain, no call.
- */
-function isThenable(value: unknown): value is PromiseLike<Response> {
-  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
-}
 
 /** Why a Response that passed `instanceof` cannot be sent (for the 500's log line). */
 function describeUnsendable(response: Response): string {

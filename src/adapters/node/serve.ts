@@ -17,6 +17,7 @@ import {
   healthAnswer,
   isHealthTarget,
   isReady,
+  isThenable,
   type ResolvedServeOptions,
   type ServeInfo,
   type ServeOptions,
@@ -313,11 +314,11 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
     } catch (error) {
       return handleError(res, request, error);
     }
-    if (result instanceof Promise) {
-      result.then((r) => respond(res, r, false), (error) => handleError(res, request, error));
-    } else {
-      respond(res, result, true);
+    if (!(result instanceof Promise)) {
+      if (!isThenable(result)) return respond(res, result, true);
+      result = Promise.resolve(result);
     }
+    result.then((r) => respond(res, r, false), (error) => handleError(res, request, error));
   };
 
   const httpServer = http.createServer(listener);
