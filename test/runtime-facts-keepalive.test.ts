@@ -6,24 +6,14 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "vitest";
 import { runtime } from "./_helpers/fixture.ts";
+import { bare } from "./_helpers/runtime.ts";
 import { type CloseKind, RawConnection } from "./_helpers/raw-http.ts";
 
 const T = 15_000;
 /** Bound on waiting for a close that should come at once: a clear failure instead of a test timeout. */
 const CLOSE_BOUND_MS = 2_000;
 
-interface DenoHttpServer {
-  addr: { port: number };
-  shutdown(): Promise<void>;
-}
-interface BunServer {
-  port: number;
-  stop(force?: boolean): Promise<void>;
-}
-const g = globalThis as {
-  Deno?: { serve(o: object, h: (r: Request) => Response): DenoHttpServer };
-  Bun?: { serve(o: object): BunServer };
-};
+const g = bare;
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -4,21 +4,11 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "vitest";
 import { runtime } from "./_helpers/fixture.ts";
+import { bare } from "./_helpers/runtime.ts";
 
 const T = 15_000;
 
-interface DenoHttpServer {
-  addr: { port: number };
-  shutdown(): Promise<void>;
-}
-interface BunServer {
-  port: number;
-  stop(force?: boolean): Promise<void>;
-}
-const g = globalThis as {
-  Deno?: { serve(o: object, h: (r: Request) => unknown): DenoHttpServer };
-  Bun?: { serve(o: object): BunServer };
-};
+const g = bare;
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -31,3 +31,24 @@ export interface Exit {
   code: number | null;
   signal: string | null;
 }
+
+/** The part of a bare `Deno.HttpServer` the runtime-facts tests use. */
+export interface BareDenoServer {
+  addr: { port: number };
+  shutdown(): Promise<void>;
+}
+
+/** The part of a bare Bun `Server` the runtime-facts tests use. */
+export interface BareBunServer {
+  port: number;
+  stop(force?: boolean): Promise<void>;
+}
+
+/**
+ * The runtimes' own servers (`Deno.serve`, `Bun.serve`) for the facts tests that check the BARE primitive
+ * (no library code), typed here so the tests need no Deno or Bun types.
+ */
+export const bare = globalThis as {
+  Deno?: { serve(options: object, handler: (request: Request) => unknown): BareDenoServer };
+  Bun?: { serve(options: object): BareBunServer };
+};
