@@ -225,8 +225,8 @@ export function healthAnswer(serving: boolean): { status: number; body: string }
 /**
  * A result that is not a Promise but has a `then` method (a `PromiseLike` from a polyfill or another
  * library): Deno.serve adopts one (docs/runtimes.md D-h11-5), Bun answers it 200 "Welcome to Bun!"
- * (B-h11-4). Adopted on every runtime (the Web request path and the Node bridge). Checked only on results that are not a Promise; for a
- * Response the `then` load is a miss on its prototype chain, no call.
+ * (B-h11-4). Adopted on every runtime, by the Web request path and the Node bridge alike. Checked only
+ * on results that are not a Promise; for a Response the `then` load is a miss on its prototype chain.
  * @internal
  */
 export function isThenable(value: unknown): value is PromiseLike<Response> {

@@ -38,7 +38,7 @@ const { Buffer } = nodeBuffer;
  * that a runtime without it only loses the fast path. */
 const isAscii = (nodeBuffer as { isAscii?: (input: Uint8Array) => boolean }).isAscii;
 /** The bytes as a one-byte string without a Buffer view or the encoding lookup of `toString()`
- * (both Node 20 and 24 accept a plain Uint8Array as receiver; checked by test/node-fast-bytes.test.ts). */
+ * (both Node 20 and 24 accept a plain Uint8Array as receiver; fact NF2, test/node-fast-path.test.ts). */
 const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string })
   .latin1Slice;
 
