@@ -18,14 +18,13 @@
 import http from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { median, options } from "./lib/args.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const { values } = parseArgs({
-  options: { n: { type: "string", default: "100000" }, rounds: { type: "string", default: "5" } },
-});
-const N = Number(values.n);
-const ROUNDS = Number(values.rounds);
+const { n: N, rounds: ROUNDS } = options(
+  { n: { type: "number", default: 100_000 }, rounds: { type: "number", default: 5 } },
+  "node bench/micro-node-head.mjs [--n 100000] [--rounds 5]",
+);
 const TEXT = "hello";
 const TEXT_TYPE = "text/plain;charset=UTF-8";
 
@@ -75,7 +74,6 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 await server.shutdown();
 
-const median = (xs) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(ns.raw);
 console.log(
   `Node ${process.version}, ${N} requests × ${ROUNDS} rounds, median ns per request (incl. making the pair):`,

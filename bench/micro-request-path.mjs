@@ -9,24 +9,25 @@
 // --variants label=DIR|FILE.diff: graceful-serve's src/ from DIR, or HEAD's with a bench/variants/ diff
 // applied (bench/lib-web-variants.mjs), for A/B of designs.
 // Run through /work/bin/gs-bench (~20 s).
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { prepareVariants } from "./lib-web-variants.mjs";
+import { options } from "./lib/args.mjs";
 
 const g = globalThis;
 const RUNTIME = g.Deno ? "deno" : g.Bun ? "bun" : "node";
-const { values } = parseArgs({
-  args: g.Deno ? g.Deno.args : process.argv.slice(2),
-  options: {
-    rounds: { type: "string", default: "7" },
-    concurrency: { type: "string", default: "1" },
-    variants: { type: "string", default: "" },
-    shapes: { type: "string", default: "async,sync" },
+const values = options(
+  {
+    rounds: { type: "number", default: 7 },
+    concurrency: { type: "number", default: 1 },
+    variants: { type: "list", default: [] },
+    shapes: { type: "list", default: ["async", "sync"] },
   },
-});
-const ROUNDS = Number(values.rounds);
-const C = Number(values.concurrency);
+  "bench/micro-request-path.mjs [--rounds 7] [--concurrency 50] [--variants label=DIR|FILE.diff,...] [--shapes async,sync]",
+  g.Deno ? g.Deno.args : undefined,
+);
+const ROUNDS = values.rounds;
+const C = values.concurrency;
 const N = 200_000;
 
 const shapes = {
@@ -41,7 +42,7 @@ const shapes = {
 
 const here = new URL("..", import.meta.url);
 const sources = [["gs", new URL("src/", here).href]];
-for (const [label, dir] of prepareVariants(values.variants.split(",").filter(Boolean), fileURLToPath(here))) {
+for (const [label, dir] of prepareVariants(values.variants, fileURLToPath(here))) {
   sources.push([label, pathToFileURL(resolve(dir, "src") + "/").href]);
 }
 const paths = [];
@@ -100,7 +101,7 @@ async function time(fn) {
   return ((performance.now() - t0) * 1e6) / N;
 }
 
-for (const shape of values.shapes.split(",")) {
+for (const shape of values.shapes) {
   const v = variants(shapes[shape]);
   const best = {};
   for (let round = 0; round < ROUNDS; round++) {
