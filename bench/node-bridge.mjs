@@ -16,22 +16,29 @@
 // server's CPU µs per request (bench/lib/cpu.mjs); ratios are taken per round against the first row
 // (CPU: its µs ÷ the row's µs, so higher is better for both) and the median is reported.
 //
-// BENCH_IMPLS=a,b,… keeps only those implementations; BENCH_BASE=floor-ct,raw-ct makes the first of
-// those a shape has the base of its ratios (default: floor, or raw for the fast shape).
+// BENCH_IMPLS=a,b,… keeps only those implementations; BENCH_BASE=floor,raw makes the first of those a
+// shape has the base of its ratios. Default base (issue 10's yardsticks, read as the issue defines
+// them: "the cost no bridge with native globals can avoid"): floor-await for the async and json
+// shapes, raw-ct for the fast shape, floor for the others. Each does what any bridge must do for that
+// handler — run it (and await it when it is async), send the head its Response carries, write the
+// body — with the body's string at hand instead of read out of the Response.
 //
 // Implementations:
 //   floor        raw node:http that builds the same Response per request (new Response(str) /
-//                Response.json(obj) / the stream) and writes the string with res.end(str): the
-//                constructor cost no bridge with native globals can avoid.
-//   raw          raw node:http res.end("hello") with no Response at all (the FastResponse yardstick).
-//   floor-await  (async and json shapes, only when BENCH_IMPLS names it) raw node:http that awaits the
-//                same async handler and writes the string with res.end(str) as the floor does: the
-//                floor plus the handler's own promise and the microtask it settles in.
+//                Response.json(obj) / the stream) synchronously and writes the string with
+//                res.end(str), for text without the content-type the Response carries: the
+//                constructor cost no bridge with native globals can avoid, and a lower bound for an
+//                async handler (it skips the handler's promise and one header).
+//   raw          raw node:http res.end("hello") with no Response and no header at all.
+//   floor-await  (async and json shapes: their base) raw node:http that awaits the same async
+//                handler, sets the content-type its Response carries (text/plain;charset=UTF-8 or
+//                application/json) and writes the string with res.end(str): the floor plus the
+//                handler's own promise and the head the Response asks for.
 //   floor-ct     (sync and async shapes, only when BENCH_IMPLS names it) the floor that also sends the
 //                Content-Type the Response carries (text/plain;charset=UTF-8), set the usual way
 //                (res.setHeader, then res.end(str)) — the same head graceful-serve sends. The json
 //                floor sends its content-type already; the plain floor sends none.
-//   raw-ct       (fast shape, only when BENCH_IMPLS names it) raw with that same Content-Type.
+//   raw-ct       (fast shape: its base) raw with the Content-Type a FastResponse("hello") carries.
 //   gs           graceful-serve serve() (dist/node.js of this checkout; build first: npx tsup).
 //   gs-before    the same from $BEFORE_DIST (a build of an earlier commit), for before/after in one run.
 //   srvx         srvx serve() (global Response kept).
@@ -126,13 +133,14 @@ async function serveChild(impl, shape) {
   if (process.env.BENCH_EXIT_ON_SIGTERM) process.once("SIGTERM", () => process.exit(0));
   const ready = (port) => process.stdout.write(JSON.stringify({ event: "ready", port }) + "\n");
   if (impl === "floor-await") {
-    // The floor with the same async handler the bridges run: `await` it, then write the string raw.
-    // What a bridge costs beyond that is its own; the rest of the gap to "floor" is the handler's
-    // promise and the microtask it resolves in, which any server pays for an async handler.
+    // The floor with the same async handler the bridges run: `await` it, then write its head and the
+    // string raw. What a bridge costs beyond that is its own; the rest of the gap to "floor" is the
+    // handler's promise and the microtask it resolves in, which any server pays for an async
+    // handler, and the content-type header the Response carries, which any bridge sends.
     const handler = handlerFor(shape, Response);
     const server = http.createServer(async (req, res) => {
       await handler(req);
-      if (shape === "json") res.setHeader("content-type", "application/json");
+      res.setHeader("content-type", shape === "json" ? "application/json" : TEXT_TYPE);
       res.end(shape === "json" ? JSON.stringify(OBJ) : TEXT);
     });
     server.listen(0, HOST, () => ready(server.address().port));
@@ -288,13 +296,15 @@ function implsForShape(shape) {
   const hns = hnsPath() !== undefined;
   const before = process.env.BEFORE_DIST ? ["gs-before"] : [];
   const named = process.env.BENCH_IMPLS?.split(",") ?? [];
-  if (shape === "fast") return ["raw", "gs", ...before, ...(named.includes("raw-ct") ? ["raw-ct"] : [])];
-  const list = ["floor", "gs", ...before, "srvx"];
+  // The base (first row) does the work the issue's yardstick names and nothing a bridge could skip:
+  // FastResponse is measured against raw node:http sending the same head (raw-ct: the content-type a
+  // string-bodied Response carries), an async handler against the floor running that same async
+  // handler (floor-await). `raw` and `floor` (a head without that header, a handler not awaited)
+  // stay beside them as the lower bounds they are.
+  if (shape === "fast") return ["raw-ct", "gs", ...before, "raw"];
+  const list = [shape === "async" || shape === "json" ? "floor-await" : "floor", "gs", ...before, "srvx"];
+  if (list[0] !== "floor") list.push("floor");
   if ((shape === "sync" || shape === "async") && named.includes("floor-ct")) list.push("floor-ct");
-  // Only where the handler is async and needs no request body (BENCH_IMPLS must name it).
-  if ((shape === "async" || shape === "json") && process.env.BENCH_IMPLS?.split(",").includes("floor-await")) {
-    list.push("floor-await");
-  }
   if (hns) list.push("hns");
   if (hns && shape === "hono") list.push("hns-default");
   return list;

@@ -4,13 +4,15 @@
 // for an async handler and a Hono app. Goal: ratio ≥ 0.97.
 //
 //   node bench/web-throughput.mjs [--only deno,bun] [--shapes async,hono] [--rounds 6] [--seconds 2]
-//                                 [--mode together|alone] [--hops] [--before <git rev>]
+//                                 [--mode together|pair|alone] [--hops] [--before <git rev>]
 //                                 [--variants label=DIR|FILE.diff,...] [--md FILE] [--json FILE]
 //
 // Every round starts a fresh server per implementation (pinned to CPU 0; wrk pinned to CPU 1, 127.0.0.1
 // only). --mode together (default): all of a round's servers are loaded at once, one wrk -t1 -c50 each,
 // 1 s warm-up then --seconds measured — the same window for all, so the machine's speed swings cancel
-// (bench/lib/together.mjs). --mode alone: one after the other in rotated order (the old way; on this VM
+// (bench/lib/together.mjs). --mode pair: bare and one other at a time, in windows of their own (only
+// two servers share CPU 0, so an A/B of several variants is not blurred by the others' load; each
+// ratio is taken inside its window). --mode alone: one after the other in rotated order (the old way; on this VM
 // its per-round ratios swing 0.6–1.4). Both metrics per round: req/s, and the server's CPU µs per request
 // (bench/lib/cpu.mjs); each ratio is gs ÷ bare of the same round (CPU: bare µs ÷ gs µs, higher is
 // better), median reported.
@@ -33,7 +35,7 @@ const ROOT = resolve(HERE, "..");
 const SERVER = join(HERE, "web-server.mjs");
 const BIN = join(ROOT, "node_modules", ".bin");
 const USAGE = "node bench/web-throughput.mjs [--only deno,bun] [--shapes async,hono] [--rounds 6] [--seconds 2] " +
-  "[--mode together|alone] [--hops] [--before REV] [--variants label=DIR,...] [--md FILE] [--json FILE]";
+  "[--mode together|pair|alone] [--hops] [--before REV] [--variants label=DIR,...] [--md FILE] [--json FILE]";
 const opt = options({
   only: { type: "list", default: ["deno", "bun"] },
   shapes: { type: "list", default: ["async", "hono"] },
@@ -52,7 +54,7 @@ const SHAPES = opt.shapes;
 const ROUNDS = opt.rounds;
 const SECONDS = opt.seconds;
 const MODE = opt.mode;
-if (MODE !== "together" && MODE !== "alone") throw new Error(`--mode: together or alone, not ${MODE}`);
+if (!["together", "pair", "alone"].includes(MODE)) throw new Error(`--mode: together, pair or alone, not ${MODE}`);
 const BEFORE = opt.before;
 const MD = resolve(opt.md);
 const JSON_OUT = resolve(opt.json);
@@ -139,6 +141,48 @@ async function measureRound(runtime, shape) {
   }
 }
 
+/**
+ * --mode pair: one round's servers started at once, then bare and one other at a time, loaded
+ * together (only those two on CPU 0), the others in rotated order. Each ratio is taken inside its own
+ * window; bare's numbers are its median over its windows, the others' scaled to it, so that the
+ * ratios computed below are the windows' own.
+ */
+async function measurePairRound(runtime, shape, round) {
+  const servers = [];
+  try {
+    for (const [, impl, entry] of IMPLS) servers.push(await launch(runtime, shape, impl, entry));
+    const targets = servers.map((s) => ({ port: s.port, pid: s.child.pid }));
+    const cpu = PIN ? 1 : undefined;
+    await measureTogether(targets, { seconds: 1, connections: 50, cpu });
+    const windows = [];
+    const others = IMPLS.slice(1).map((_, k) => 1 + ((k + round) % (IMPLS.length - 1)));
+    for (const k of others) {
+      await waitForQuiet({ threshold: 0.05, maxMs: 4_000 });
+      const watch = watchForeign([targets[0].pid, targets[k].pid]);
+      const [b, o] = await measureTogether([targets[0], targets[k]], { seconds: SECONDS, connections: 50, cpu });
+      windows.push({ k, b, o, foreign: watch.end().foreign ?? 0 });
+    }
+    const base = {
+      rps: median(windows.map((w) => w.b.rps)),
+      cpuUs: median(windows.map((w) => w.b.cpuUs)),
+      errors: windows.reduce((n, w) => n + (w.b.errors ?? 0), 0),
+      foreign: median(windows.map((w) => w.foreign)),
+    };
+    const results = [base];
+    for (const { k, b, o, foreign } of windows) {
+      results[k] = {
+        rps: (o.rps / b.rps) * base.rps,
+        cpuUs: (o.cpuUs / b.cpuUs) * base.cpuUs,
+        errors: o.errors,
+        foreign,
+      };
+    }
+    return results;
+  } finally {
+    for (const s of servers) await stop(s.child);
+  }
+}
+
 /** --mode alone: one server by itself. */
 async function measure(runtime, shape, impl, entry) {
   const { child, port } = await launch(runtime, shape, impl, entry);
@@ -176,7 +220,11 @@ for (let round = 0; round < ROUNDS; round++) {
       results[key] ??= {};
       // Alone: rotate the order each round so no implementation always runs first.
       const order = MODE === "alone" ? IMPLS.map((_, i) => IMPLS[(i + round) % IMPLS.length]) : IMPLS;
-      const together = MODE === "together" ? await measureRound(runtime, shape) : undefined;
+      const together = MODE === "together"
+        ? await measureRound(runtime, shape)
+        : MODE === "pair"
+        ? await measurePairRound(runtime, shape, round)
+        : undefined;
       for (const [i, [label, impl, entry]] of order.entries()) {
         const r = together ? together[i] : await measure(runtime, shape, impl, entry);
         if (r.errors) throw new Error(`${key} ${label}: ${r.errors} errors`);
@@ -230,11 +278,11 @@ const spread = (xs) => xs ? `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).t
 const lines = [
   "# Throughput with async and Hono handlers (issue 11)",
   "",
-  "`node bench/web-throughput.mjs [--mode together|alone]` — graceful-serve `serve()` vs the bare server",
+  "`node bench/web-throughput.mjs [--mode together|pair|alone]` — graceful-serve `serve()` vs the bare server",
   "with the same handler (`Deno.serve(handler)`, `Bun.serve({ fetch: handler })`); a fresh server per",
   "implementation each round, servers on CPU 0, wrk -t1 -c50 on CPU 1, 1 s warm-up then the measured",
-  "window. **together**: a round's servers loaded at once, same window (bench/lib/together.mjs); **alone**:",
-  "one after the other in rotated order. Two metrics per round, each a median of per-round ratios:",
+  "window. **together**: a round's servers loaded at once, same window (bench/lib/together.mjs); **pair**:",
+  "bare and one other at a time, each ratio inside its own window; **alone**: one after the other in rotated order. Two metrics per round, each a median of per-round ratios:",
   "req/s (gs ÷ bare) and the server's own CPU µs per request (bare ÷ gs; /proc schedstat, all threads).",
   "Goal ≥ 0.97. `gs@REV`: an earlier commit's src/; `bare+then` / `bare+promise`: the bare server behind one",
   "extra promise hop, no graceful-serve; other names: a bench/variants/ diff applied to src/ (`--variants`).",
