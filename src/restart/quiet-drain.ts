@@ -93,6 +93,17 @@ export interface StopDrainSpec {
   idle?: () => Promise<void>;
   /** With a request count (our handler's): keep serving until quiet before `stop` (issue 12). */
   quiet?: { requests: () => number; quietMs: number; maxMs: () => number };
+  /**
+   * Work that only {@link StopDrainSpec.abort} can end, so `stop` waits for it to settle first (Deno:
+   * handlers begun while serving, WrappedFetch.servingSettled). The deadline ends the wait.
+   */
+  beforeStop?: () => Promise<void>;
+  /**
+   * The runtime's forced close — every connection, whatever is in flight — usable only until `stop`
+   * has been called (Deno: aborting the serve signal, D-h11-7; after `shutdown()` it is a fatal
+   * BadResource, D2). Taken at the deadline when `stop` has not been called yet; resolves once closed.
+   */
+  abort?: () => Promise<void>;
 }
 
 /**
@@ -106,8 +117,11 @@ export interface StopDrainSpec {
  */
 export function stopDrainable(spec: StopDrainSpec): Drainable {
   let stopping = false;
+  let stopCalled = false;
+  let aborted: Promise<void> | undefined;
   let stopped: Promise<void> | undefined;
   let quiet: QuietWait | undefined;
+  let endWait: (() => void) | undefined;
   return {
     inFlight() {
       const n = spec.count();
@@ -115,17 +129,25 @@ export function stopDrainable(spec: StopDrainSpec): Drainable {
     },
     drain() {
       const stop = () => {
+        if (aborted) return aborted;
+        stopCalled = true;
         const p = spec.stop?.();
         return p ? p.finally(() => void (stopping = false)) : (stopping = false, undefined);
       };
+      // Before `stop`, what only `abort` could end must have settled (or the deadline come).
+      const settled = spec.beforeStop && (() =>
+        aborted ? undefined : new Promise<void>((resolve) => {
+          endWait = resolve;
+          spec.beforeStop!().then(resolve);
+        }));
       const q = spec.quiet;
       if (spec.stop) stopping = true;
       // connectionGrace 0: no quiet wait — the runtime's stop at once (it still waits for in-flight).
       if (q && spec.stop && q.quietMs > 0) {
         quiet = untilQuiet(q.requests, () => spec.count() > 0, q.quietMs, q.maxMs());
-        stopped = quiet.done.then(stop);
+        stopped = (settled ? quiet.done.then(settled) : quiet.done).then(stop);
       } else {
-        stopped = Promise.resolve(stop());
+        stopped = settled ? Promise.resolve(settled()).then(stop) : Promise.resolve(stop());
       }
       return Promise.all([stopped, spec.idle?.()]).then(() => {});
     },
@@ -133,6 +155,14 @@ export function stopDrainable(spec: StopDrainSpec): Drainable {
     // read) must not hold the deadline (issue 11.1); only the runtime's own stop is waited for.
     forceClose() {
       quiet?.end();
+      if (spec.abort && !stopCalled) {
+        // `stop` not called yet: the runtime can still close everything itself.
+        spec.cut();
+        aborted = spec.abort().finally(() => void (stopping = false));
+        endWait?.();
+        return aborted;
+      }
+      endWait?.();
       const cut = spec.cut();
       return cut ? cut.then(() => stopped) : undefined;
     },

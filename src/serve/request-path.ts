@@ -27,6 +27,16 @@ export interface WrappedFetch<Args extends unknown[]> {
   inFlight(): number;
   /** Answers unanswered requests with 503 and errors open streaming bodies, so the runtime can close. */
   cut(): void;
+  /**
+   * Resolves once no handler that began while serving is still pending (with `hopWhileServing`; at
+   * once otherwise). Those are the requests {@link WrappedFetch.cut} cannot answer.
+   */
+  servingSettled(): Promise<void>;
+  /**
+   * Handles a rejection the runtime routes back to us (Bun's `error` option, with `rejections`):
+   * logged, answered 500 (or through `onError`… which needs the request, so then it is not routed).
+   */
+  rejected(error: unknown): Response;
 }
 
 /** @internal */
@@ -38,7 +48,17 @@ export interface WrapOptions<Args extends unknown[]> {
    * (Deno: its `shutdown()` waits for them forever and its abort signal cannot cut them).
    * `isStream` says whether a response body is a stream, as cheaply as the runtime allows.
    */
-  trackForDeadline?: { isStream: (response: Response) => boolean };
+  trackForDeadline?: {
+    isStream: (response: Response) => boolean;
+    /**
+     * While serving, a request costs one `.then` on the handler's promise instead of a promise of our
+     * own: it cannot be answered 503 at the deadline, so the runtime must be able to cut it otherwise
+     * and must not stop accepting before it settles ({@link WrappedFetch.servingSettled}). Deno's
+     * `serve()`: aborting the serve signal before `shutdown()` closes every connection (D-h11-7).
+     * Requests that arrive while draining get the promise, so `shutdown()` may start with them in flight.
+     */
+    hopWhileServing?: boolean;
+  };
   /** Called when tracked work (unanswered requests and open streams) drops to none. */
   onIdle?: () => void;
   /**
@@ -52,6 +72,11 @@ export interface WrapOptions<Args extends unknown[]> {
    * passes it, and Bun 1.4 answers that with 200 "Welcome to Bun!" too).
    */
   isResponse?: (response: Response) => boolean;
+  /**
+   * The runtime hands a rejected handler promise to {@link WrappedFetch.rejected} itself (Bun's
+   * `error` option), so the plain path's `.then` needs no rejection callback of its own.
+   */
+  rejections?: boolean;
 }
 
 function closeHeader(response: Response): Response {
@@ -147,9 +172,16 @@ export function wrapFetch<Args extends unknown[]>(
 ): WrappedFetch<Args> {
   const fetch: FetchHandler = options.fetch;
   const onError = options.onError;
+  const rejections = wrap.rejections === true;
   const tracking = wrap.trackForDeadline;
   const upgraded = wrap.upgraded;
   const isResponse = wrap.isResponse;
+  const hopWhileServing = tracking?.hopWhileServing === true;
+  // Read once per response: a flag the state-change event keeps, not the Lifecycle's `state`
+  // getter (an accessor on an EventTarget subclass: ~2 % of Bun's req/s in
+  // `bench/web-throughput.mjs --mode pair`). The event is dispatched synchronously on every change.
+  let serving = server.state === "serving";
+  server.addEventListener("statechange", () => void (serving = server.state === "serving"));
   // The runtimes call the handler with one argument after the request (Deno's info, Bun's server):
   // passed on as one, not as a rest array spread into another call (an array and a spread call per
   // request, FastNewStrictArguments and CallWithSpread in Deno's --prof).
@@ -158,6 +190,9 @@ export function wrapFetch<Args extends unknown[]>(
   // streaming bodies. Counting starts when the handler is called (issue 11.3: inside an async handler,
   // before its first await, the request is in flight).
   let calling = 0;
+  // Handlers begun while serving and pending now (hopWhileServing), and who waits for them to be none.
+  let hops = 0;
+  let hopsSettled: (() => void) | undefined;
   // One cut function per pending request. Each request settles its own promise; nothing per request
   // is attached to a long-lived promise (issue 11: `Promise.race` against one shared "deadline" promise
   // left a reaction on it per request until the deadline: ~300 B per request, heap without bound).
@@ -165,7 +200,7 @@ export function wrapFetch<Args extends unknown[]>(
   const streams = new Set<() => void>();
   let cutting = false;
   const idle = () => wrap.onIdle?.();
-  const isIdle = () => calling === 0 && pending.size === 0 && streams.size === 0;
+  const isIdle = () => calling === 0 && pending.size === 0 && hops === 0 && streams.size === 0;
   const untrack = (cut: () => void) => {
     if (streams.delete(cut) && isIdle()) idle();
   };
@@ -219,7 +254,7 @@ export function wrapFetch<Args extends unknown[]>(
       );
     }
     if (tracking) response = track(response);
-    return server.state === "serving" ? response : closeHeader(response);
+    return serving ? response : closeHeader(response);
   };
 
   const recover = (error: unknown, request: Request): Response | Promise<Response> => {
@@ -265,10 +300,32 @@ export function wrapFetch<Args extends unknown[]>(
     }
     // Shared callbacks where the request is not needed: no closure per request (web-throughput
     // --mode together: Bun's async handler at 0.92 of Bun.serve with two closures per request).
-    return result.then(
-      mayUpgrade ? (response) => finish(response, request) : finished,
-      onError ? (error) => recover(error, request) : failed,
-    );
+    const fulfilled = mayUpgrade ? (response: Response) => finish(response, request) : finished;
+    if (onError) return result.then(fulfilled, (error) => recover(error, request));
+    return rejections ? result.then(fulfilled) : result.then(fulfilled, failed);
+  };
+
+  const hopEnd = () => {
+    if (--hops === 0 && hopsSettled) {
+      const settled = hopsSettled;
+      hopsSettled = undefined;
+      settled();
+    }
+    if (isIdle()) idle();
+  };
+  const hopFulfilled = (response: Response | undefined): Response => {
+    try {
+      return finish(response);
+    } finally {
+      hopEnd();
+    }
+  };
+  const hopFailed = (error: unknown): Response => {
+    try {
+      return finish(failure(error, server));
+    } finally {
+      hopEnd();
+    }
   };
 
   /** Deadline tracking: every request can be answered (503) or cut by {@link WrappedFetch.cut}. */
@@ -290,6 +347,12 @@ export function wrapFetch<Args extends unknown[]>(
         return response;
       }
       result = Promise.resolve(result);
+    }
+    if (hopWhileServing && serving) {
+      hops++;
+      if (!onError) return result.then(hopFulfilled, hopFailed);
+      // With onError the answer is a promise (recover): the request is in flight until it settles.
+      return result.then(hopFulfilled, (error) => Promise.resolve(recover(error, request)).finally(hopEnd));
     }
     // Settles once: with the handler's outcome, or with a 503 when the deadline cuts first.
     const promise = new Promise<Response>(capture);
@@ -313,7 +376,7 @@ export function wrapFetch<Args extends unknown[]>(
 
   return {
     handler: (tracking ? tracked : plain) as unknown as WrappedFetch<Args>["handler"],
-    inFlight: () => calling + pending.size + streams.size,
+    inFlight: () => calling + pending.size + hops + streams.size,
     cut() {
       cutting = true;
       for (let entry = pending.first; entry; entry = pending.first) {
@@ -322,5 +385,10 @@ export function wrapFetch<Args extends unknown[]>(
       }
       for (const cut of [...streams]) cut();
     },
+    servingSettled: () => (hops === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+      const before = hopsSettled;
+      hopsSettled = before ? () => (before(), resolve()) : resolve;
+    })),
+    rejected: (error) => finish(failure(error, server)),
   };
 }
