@@ -81,9 +81,11 @@ export interface DenoDrainOptions {
  * `shutdown()` stops accepting, closes fresh and idle connections (D7, K1) and waits for in-flight
  * requests; it cannot end work at a deadline: it waits forever for an open streaming body, and
  * aborting its `signal` after `shutdown()` throws an uncaught `BadResource` from inside Deno (D2, D3).
- * So the deadline answers unanswered requests with 503 and errors open streaming bodies itself (D4);
- * a server whose handler is not ours cannot be cut. Deno does not count requests: without our work,
- * the count is 0, and 1 while `shutdown()` is pending.
+ * Before `shutdown()`, the abort closes every connection (D-h11-7): `serve()` (`force`) calls
+ * `shutdown()` only once its handlers begun while serving have settled, and aborts at a deadline
+ * that comes first. After it, the deadline answers unanswered requests with 503 and errors open
+ * streaming bodies itself (D4); a server whose handler is not ours cannot be cut. Deno does not count
+ * requests: without our work, the count is 0, and 1 while `shutdown()` is pending.
  * @internal
  */
 export function denoDrainable(server: DenoHttpServerLike | undefined, options: DenoDrainOptions = {}): Drainable {

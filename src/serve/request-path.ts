@@ -45,7 +45,8 @@ export interface WrapOptions<Args extends unknown[]> {
   info: (request: Request, ...rest: Args) => ServeInfo;
   /**
    * Track unanswered requests and streaming bodies so {@link WrappedFetch.cut} can end them
-   * (Deno: its `shutdown()` waits for them forever and its abort signal cannot cut them).
+   * (Deno: its `shutdown()` waits for them forever and, once it was called, its abort signal
+   * cannot cut them, D2).
    * `isStream` says whether a response body is a stream, as cheaply as the runtime allows.
    */
   trackForDeadline?: {
