@@ -142,6 +142,24 @@ describe("shutdown({ deadline }) settles and counts what it cut (issue 11.2)", (
   );
 });
 
+describe("a handler still reading a stalled upload at the deadline (issue 11.1)", () => {
+  // Deno: the handler began while serving, so shutdown() has not been called when the deadline comes,
+  // and aborting the serve signal closes the connection (D-h11-7, D-h11-9). Before, the deadline
+  // answered 503 from our own promise and Deno, waiting for the rest of the body (D-h11-2), kept the
+  // connection open after it. Node destroys the socket; Bun's stop(true) cuts it.
+  it("shutdown({ deadline }) closes the connection: the client is not held past the deadline", async () => {
+    const f = await start({ exit: false });
+    const c = await open(f.port);
+    c.socket.write("POST /read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n" + "a".repeat(1000));
+    await f.waitFor("handling", (e) => e.path === "/read");
+    await request(f.port, "/__shutdown?deadline=300");
+    const r = await report(f);
+    assert.equal(r.graceful, false);
+    assert.ok((r.forced as number) >= 1, `forced ${r.forced}`);
+    await c.closed;
+  }, T);
+});
+
 describe("inFlight counts a request from the moment the handler is called (issue 11.3)", () => {
   it("is 1 inside an async handler before its first await", async () => {
     const f = await start();

@@ -148,6 +148,33 @@ describe("drain", () => {
     assert.ok((report.durationMs as number) < 15_000);
   }, T);
 
+  // A request that arrives while draining, on a connection kept alive from before, and hangs. On Deno
+  // it is the one kind of request still pending after shutdown() (begun while draining: a promise of
+  // our own, not only a `.then`), so the deadline answers it 503 (D4) — shutdown() has been called
+  // by then (quiet bound: half the deadline) and the serve signal can no longer cut it (D2). Node
+  // destroys the socket at the deadline, Bun's stop(true) cuts it.
+  it("a request that arrives while draining and hangs is answered 503 (Deno) or cut at the deadline", async () => {
+    const f = await start({ deadline: 1_000, connectionGrace: 100 });
+    const conn = await RawConnection.open(f.port);
+    conn.send("/");
+    const first = await conn.response();
+    assert.equal(first.body, "hello");
+    await shutdown(f);
+    conn.send("/hang");
+    await f.waitFor("handling", (e) => e.path === "/hang");
+    if (runtime === "deno") {
+      const late = await conn.response();
+      assert.equal(late.status, 503);
+      assert.equal(late.headers.connection, "close");
+    } else {
+      await assert.rejects(conn.response(), /connection closed before a response/);
+    }
+    await conn.closed;
+    const report = await f.waitFor("report");
+    assert.equal(report.graceful, false);
+    assert.ok((report.forced as number) >= 1, `forced ${report.forced}`);
+  }, T);
+
   it("an SSE stream hears `signal`, sends its last event and ends whole; the drain is graceful", async () => {
     const f = await start({ deadline: 20_000 });
     const conn = await RawConnection.open(f.port);
