@@ -8,12 +8,14 @@
 //                                 [--variants label=DIR|FILE.diff,...] [--md FILE] [--json FILE]
 //
 // Every round starts a fresh server per implementation (pinned to CPU 0; wrk pinned to CPU 1, 127.0.0.1
-// only). --mode together (default): all of a round's servers are loaded at once, one wrk -t1 -c50 each,
-// 1 s warm-up then --seconds measured — the same window for all, so the machine's speed swings cancel
-// (bench/lib/together.mjs). --mode pair: bare and one other at a time, in windows of their own (only
-// two servers share CPU 0, so an A/B of several variants is not blurred by the others' load; each
-// ratio is taken inside its window). --mode alone: one after the other in rotated order (the old way; on this VM
-// its per-round ratios swing 0.6–1.4). Both metrics per round: req/s, and the server's CPU µs per request
+// only), one wrk -t1 -c50 per loaded server. --mode pair (default): bare and one other at a time, each
+// pair warmed up 1 s and then measured --seconds in a window of its own, the others in rotated order:
+// only two servers share CPU 0 and each ratio is taken inside its window, so the machine's speed
+// swings cancel (bench/lib/together.mjs). With graceful-serve's wrapper removed (a variant) this
+// measures 0.99 with per-round ratios 0.99–1.02 on Deno. --mode together: all of a round's servers
+// loaded at once after one 1 s warm-up (with 4–6 servers on one core every request runs with the
+// others' data in the caches, which moves small differences). --mode alone: one after the other in
+// rotated order (the old way; on this VM its per-round ratios swing 0.6–1.4). Both metrics per round: req/s, and the server's CPU µs per request
 // (bench/lib/cpu.mjs); each ratio is gs ÷ bare of the same round (CPU: bare µs ÷ gs µs, higher is
 // better), median reported.
 // --before REV also measures graceful-serve's src/ at REV (extracted to bench/results/tmp/before-REV).
@@ -41,7 +43,7 @@ const opt = options({
   shapes: { type: "list", default: ["async", "hono"] },
   rounds: { type: "number", default: 6 },
   seconds: { type: "number", default: 2 },
-  mode: { type: "string", default: "together" },
+  mode: { type: "string", default: "pair" },
   hops: { type: "boolean", default: false },
   loaded: { type: "boolean", default: false },
   before: { type: "string" },
