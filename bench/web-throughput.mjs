@@ -124,23 +124,30 @@ async function launch(runtime, shape, impl, entry) {
   }
 }
 
-/** --mode together: one round's servers, all loaded at once; results in IMPLS order. */
-async function measureRound(runtime, shape) {
+/** One round's servers (IMPLS order), started and warmed up together for `measure`, then stopped. */
+async function withServers(runtime, shape, measure) {
   const servers = [];
   try {
     for (const [, impl, entry] of IMPLS) servers.push(await launch(runtime, shape, impl, entry));
     const targets = servers.map((s) => ({ port: s.port, pid: s.child.pid }));
     const cpu = PIN ? 1 : undefined;
     await measureTogether(targets, { seconds: 1, connections: 50, cpu });
+    return await measure(targets, cpu);
+  } finally {
+    for (const s of servers) await stop(s.child);
+  }
+}
+
+/** --mode together: one round's servers, all loaded at once; results in IMPLS order. */
+function measureRound(runtime, shape) {
+  return withServers(runtime, shape, async (targets, cpu) => {
     await waitForQuiet({ threshold: 0.05, maxMs: 4_000 });
-    const watch = watchForeign(servers.map((s) => s.child.pid));
+    const watch = watchForeign(targets.map((t) => t.pid));
     const results = await measureTogether(targets, { seconds: SECONDS, connections: 50, cpu });
     const other = watch.end().foreign ?? 0;
     for (const r of results) r.foreign = other;
     return results;
-  } finally {
-    for (const s of servers) await stop(s.child);
-  }
+  });
 }
 
 /**
@@ -149,13 +156,8 @@ async function measureRound(runtime, shape) {
  * window; bare's numbers are its median over its windows, the others' scaled to it, so that the
  * ratios computed below are the windows' own.
  */
-async function measurePairRound(runtime, shape, round) {
-  const servers = [];
-  try {
-    for (const [, impl, entry] of IMPLS) servers.push(await launch(runtime, shape, impl, entry));
-    const targets = servers.map((s) => ({ port: s.port, pid: s.child.pid }));
-    const cpu = PIN ? 1 : undefined;
-    await measureTogether(targets, { seconds: 1, connections: 50, cpu });
+function measurePairRound(runtime, shape, round) {
+  return withServers(runtime, shape, async (targets, cpu) => {
     const windows = [];
     const others = IMPLS.slice(1).map((_, k) => 1 + ((k + round) % (IMPLS.length - 1)));
     for (const k of others) {
@@ -184,9 +186,7 @@ async function measurePairRound(runtime, shape, round) {
       };
     }
     return results;
-  } finally {
-    for (const s of servers) await stop(s.child);
-  }
+  });
 }
 
 /** --mode alone: one server by itself. */
