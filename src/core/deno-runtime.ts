@@ -60,11 +60,13 @@ export function streamDetector(): (response: Response) => boolean {
   const key = innerKey();
   const inner = key && (new Response("") as unknown as Record<symbol, { body?: unknown }>)[key];
   if (!key || !inner || !("body" in inner)) return (response) => response.body !== null;
+  // Deno's globals are accessors, a getter call per read (D-h11-6): read once.
+  const Stream = ReadableStream;
   return (response) => {
     const body = (response as unknown as Record<symbol, { body: { streamOrStatic?: unknown } | null } | undefined>)[key]
       ?.body;
     if (body === undefined) return response.body !== null;
-    return body !== null && body.streamOrStatic instanceof ReadableStream;
+    return body !== null && body.streamOrStatic instanceof Stream;
   };
 }
 
@@ -80,12 +82,15 @@ function innerKey(): symbol | undefined {
  * `Response.error()`, which Deno also never answers (issue 10.11's twin on Deno). Falls back to
  * the `status` getter's own brand check when a future Deno moves the inner state.
  */
-export function responseBrand(fallback: (response: Response) => boolean): (response: Response) => boolean {
+export function responseBrand(
+  fallback: (response: unknown) => response is Response,
+): (response: unknown) => response is Response {
   const key = innerKey();
   if (!key) return fallback;
   // `Response.error()` (inner type "error") is real but cannot be sent: Deno 2.9 never answers it.
-  return (response) => {
-    const inner = (response as unknown as Record<symbol, { type?: string } | undefined>)[key];
+  return (response): response is Response => {
+    if (typeof response !== "object" || response === null) return false;
+    const inner = (response as Record<symbol, { type?: string } | undefined>)[key];
     return inner !== undefined && inner.type !== "error";
   };
 }

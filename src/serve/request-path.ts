@@ -69,10 +69,11 @@ export interface WrapOptions<Args extends unknown[]> {
    */
   upgraded?: (request: Request) => boolean;
   /**
-   * Bun: a brand check for what passed `instanceof Response` (an `Object.create(Response.prototype)`
-   * passes it, and Bun 1.4 answers that with 200 "Welcome to Bun!" too).
+   * A brand check that replaces `instanceof Response` (an `Object.create(Response.prototype)` passes
+   * that, and Bun 1.4 answers it with 200 "Welcome to Bun!", Deno never): false for anything that is
+   * not a Response the runtime can send, `undefined` and other non-objects included.
    */
-  isResponse?: (response: Response) => boolean;
+  isResponse?: (response: unknown) => response is Response;
   /**
    * The runtime hands a rejected handler promise to {@link WrappedFetch.rejected} itself (Bun's
    * `error` option), so the plain path's `.then` needs no rejection callback of its own.
@@ -98,10 +99,11 @@ const statusGetter = Object.getOwnPropertyDescriptor(Response.prototype, "status
 /**
  * Brand check: the `status` getter throws on anything that is not a real Response, such as
  * `Object.create(Response.prototype)`, which passes `instanceof` (issue 11.4; Bun 1.4 answers it
- * with 200 "Welcome to Bun!", docs/runtimes.md B-h11-1). @internal
+ * with 200 "Welcome to Bun!", docs/runtimes.md B-h11-1), and on `undefined` or any non-object, so
+ * no `instanceof` is needed before it. @internal
  */
-export function isRealResponse(response: Response): boolean {
-  if (!statusGetter) return true;
+export function isRealResponse(response: unknown): response is Response {
+  if (!statusGetter) return response instanceof Response;
   try {
     // Status 0 is `Response.error()`: Bun 1.4 logs "Cannot send a Response with status 0" and holds
     // the request until its idle timeout; Deno never answers it. Answered 500 instead (issue 10.11).
@@ -239,16 +241,20 @@ export function wrapFetch<Args extends unknown[]>(
     return new Response(body, response);
   };
 
-  const finish = (response: Response | undefined, request?: Request): Response => {
-    if (!(response instanceof Response) || (isResponse !== undefined && !isResponse(response))) {
+  const finish = (value: Response | undefined, request?: Request): Response => {
+    let response: Response;
+    // With a brand check, no `instanceof` first: on Deno the global `Response` is an accessor, a getter
+    // call per read (D-h11-6), and the brand check already refuses everything `instanceof` would.
+    if (isResponse !== undefined ? isResponse(value) : value instanceof Response) response = value as Response;
+    else {
       // Bun: a handler that called server.upgrade() returns nothing, and Bun takes it from there.
-      if (response === undefined && !cutting && request !== undefined && upgraded?.(request)) {
-        return response as unknown as Response;
+      if (value === undefined && !cutting && request !== undefined && upgraded?.(request)) {
+        return value as unknown as Response;
       }
-      response = response === undefined && cutting ? new Response("Service Unavailable", { status: 503 }) : failure(
+      response = value === undefined && cutting ? new Response("Service Unavailable", { status: 503 }) : failure(
         new TypeError(
           `fetch handler returned ${
-            !(response instanceof Response) ? typeof response : describeUnsendable(response)
+            !(value instanceof Response) ? typeof value : describeUnsendable(value)
           }, not a Response`,
         ),
         server,
