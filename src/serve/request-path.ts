@@ -193,9 +193,11 @@ export function wrapFetch<Args extends unknown[]>(
   // streaming bodies. Counting starts when the handler is called (issue 11.3: inside an async handler,
   // before its first await, the request is in flight).
   let calling = 0;
-  // Handlers begun while serving and pending now (hopWhileServing), and who waits for them to be none.
+  // Handlers begun while serving and pending now (hopWhileServing); one promise for whoever waits for
+  // them to be none (the drain, once), settled by the last.
   let hops = 0;
-  let hopsSettled: (() => void) | undefined;
+  let hopsSettled: Promise<void> | undefined;
+  let settleHops: (() => void) | undefined;
   // One cut function per pending request. Each request settles its own promise; nothing per request
   // is attached to a long-lived promise (issue 11: `Promise.race` against one shared "deadline" promise
   // left a reaction on it per request until the deadline: ~300 B per request, heap without bound).
@@ -313,10 +315,9 @@ export function wrapFetch<Args extends unknown[]>(
   };
 
   const hopEnd = () => {
-    if (--hops === 0 && hopsSettled) {
-      const settled = hopsSettled;
-      hopsSettled = undefined;
-      settled();
+    if (--hops === 0 && settleHops) {
+      settleHops();
+      settleHops = hopsSettled = undefined;
     }
     if (isIdle()) idle();
   };
@@ -392,10 +393,8 @@ export function wrapFetch<Args extends unknown[]>(
       }
       for (const cut of [...streams]) cut();
     },
-    servingSettled: () => (hops === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
-      const before = hopsSettled;
-      hopsSettled = before ? () => (before(), resolve()) : resolve;
-    })),
-    rejected: (error) => finish(failure(error, server)),
+    servingSettled: () =>
+      hops === 0 ? Promise.resolve() : (hopsSettled ??= new Promise<void>((resolve) => void (settleHops = resolve))),
+    rejected: failed,
   };
 }
