@@ -23,7 +23,7 @@ import { serve as serveBun } from "./adapters/bun.ts";
 import { serve as serveDeno } from "./adapters/deno.ts";
 import { FastResponse as NodeFastResponse, serve as serveNode } from "./adapters/node/serve.ts";
 import type { ServeOptions } from "./serve/options.ts";
-import { detectRuntime } from "./core/runtime.ts";
+import { currentRuntime, detectRuntime } from "./core/runtime.ts";
 import type { Server } from "./serve/server.ts";
 
 export * from "./core.ts";
@@ -39,11 +39,11 @@ export {
 export { EDGE_DEFAULT_DEADLINE, graceful, type GracefulHandler, type GracefulOptions } from "./serve/graceful.ts";
 export { nativeRequest } from "./adapters/node/request.ts";
 
-const runtime = detectRuntime();
-
 /**
  * Starts a server with a graceful lifecycle on the current runtime (`node:http`, `Deno.serve` or
  * `Bun.serve`). Options are validated synchronously: a `TypeError` or `RangeError` names the option.
+ * @throws {Error} (`code: "ERR_GRACEFUL_RUNTIME"`) on a runtime that is none of these (the module
+ * itself loads anywhere).
  *
  * @example
  * ```ts
@@ -54,6 +54,9 @@ const runtime = detectRuntime();
  * ```
  */
 export function serve(options: ServeOptions): Server {
+  // Asked here, not at import: the module loads anywhere (an edge runtime that only uses
+  // graceful()'s types or createLifecycle()), and serve() names the problem where it is (ERR_GRACEFUL_RUNTIME).
+  const runtime = detectRuntime();
   return runtime === "deno" ? serveDeno(options) : runtime === "bun" ? serveBun(options) : serveNode(options);
 }
 
@@ -67,6 +70,6 @@ export function serve(options: ServeOptions): Server {
  * serve({ port: 8000, fetch: () => new Response("hello\n", { status: 200 }) });
  * ```
  */
-export const FastResponse: typeof Response = runtime === "node"
+export const FastResponse: typeof Response = currentRuntime === "node"
   ? (NodeFastResponse as unknown as typeof Response)
   : Response;

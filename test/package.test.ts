@@ -108,6 +108,28 @@ import * as gs from "graceful-serve";
 console.log(JSON.stringify({ exports: Object.keys(gs).sort() }));
 `;
 
+/**
+ * The main entry where no runtime is recognised (what JSR's mod.ts or a bundle gets on an edge
+ * runtime): it must load, keep its runtime-neutral parts working, and let serve() say what is wrong.
+ * `process.versions.node` is hidden before the import, as it is on a runtime that is not Node.
+ */
+const unknownRuntimeConsumer = `
+import process from "node:process";
+// Node's fetch globals load lazily and read the version themselves: load them first.
+const NativeResponse = Response;
+Object.defineProperty(process.versions, "node", { value: undefined });
+const gs = await import("graceful-serve");
+let thrown;
+try {
+  gs.serve({ port: 0, fetch: () => new Response("x") });
+} catch (error) {
+  thrown = { name: error.name, code: error.code, message: error.message };
+}
+const lifecycle = gs.createLifecycle({ deadline: 100 });
+const report = await lifecycle.shutdown();
+console.log(JSON.stringify({ thrown, fastIsNative: gs.FastResponse === NativeResponse, graceful: report.graceful }));
+`;
+
 // A TypeScript user of the tarball, ESM and CJS, checked with the repo's tsc.
 const tsEsm = `
 import { FastResponse, serve, type ShutdownReport } from "graceful-serve";
@@ -233,6 +255,22 @@ describe("npm package", () => {
     assert.ok((workerd.exports as string[]).includes("createLifecycle"), "workerd gets the lifecycle");
     assert.ok((plain.exports as string[]).includes("serve"), "node gets serve()");
   }, T);
+
+  it.skipIf(runtime !== "node")(
+    "loads where no runtime is recognised; serve() then throws ERR_GRACEFUL_RUNTIME",
+    () => {
+      const file = path.join(project, "unknown-runtime-consumer.mjs");
+      fs.writeFileSync(file, unknownRuntimeConsumer);
+      const r = result(ok(run(process.execPath, [file], { cwd: project }), "node unknown-runtime-consumer.mjs"));
+      const thrown = r.thrown as { name: string; code: string; message: string } | undefined;
+      assert.ok(thrown, "serve() throws when it has no server to start");
+      assert.equal(thrown.code, "ERR_GRACEFUL_RUNTIME");
+      assert.match(thrown.message, /unsupported runtime/);
+      assert.equal(r.fastIsNative, true, "FastResponse is the platform's Response there");
+      assert.equal(r.graceful, true, "the runtime-neutral lifecycle still works");
+    },
+    T,
+  );
 
   it.skipIf(runtime !== "node")("type-checks for TypeScript users (node16 ESM and CJS)", () => {
     fs.writeFileSync(path.join(project, "types-esm.mts"), tsEsm);
