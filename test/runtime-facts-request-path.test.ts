@@ -70,6 +70,39 @@ describe.skipIf(runtime === "node")("Deno 2.9.6 and Bun 1.4.5: what the request 
     T,
   );
 
+  it.skipIf(runtime !== "bun")(
+    'B-h11-5: Bun.serve answers a handler promise that resolves to undefined itself — 200 "Welcome to Bun!", or 204 with development: false — and never calls its error option: only a reaction on that promise sees the value',
+    async () => {
+      const errors: unknown[] = [];
+      const answers: Array<[number, string]> = [];
+      for (const development of [true, false]) {
+        const server = g.Bun!.serve({
+          port: 0,
+          hostname: "127.0.0.1",
+          development,
+          fetch: async () => {
+            await null;
+            return undefined;
+          },
+          error: (error: unknown) => {
+            errors.push(error);
+            return new Response("from error", { status: 500 });
+          },
+        });
+        cleanups.push(() => server.stop(true));
+        const response = await fetch(`http://127.0.0.1:${server.port}/`);
+        answers.push([response.status, (await response.text()).slice(0, 15)]);
+      }
+      assert.deepEqual(answers, [[200, "Welcome to Bun!"], [204, ""]]);
+      assert.deepEqual(
+        errors,
+        [],
+        "error is not called: the library's one .then per request is the least that can answer 500",
+      );
+    },
+    T,
+  );
+
   it.skipIf(runtime !== "deno")(
     "D-h11-6: the global Response is an accessor property, not a data property (each read is a getter call)",
     () => {
