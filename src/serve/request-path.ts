@@ -276,8 +276,9 @@ export function wrapFetch<Args extends unknown[]>(
   // Only a server with `websocket` handlers can upgrade (Bun requires them for server.upgrade()), so
   // only there can `undefined` be an answer that needs the request to check.
   const mayUpgrade = upgraded !== undefined && options.websocket !== undefined;
-  // One parameter each: JavaScriptCore fixes up the arity of a call with fewer arguments than parameters.
-  const finished = (response: Response | undefined): Response => finish(response);
+  // One parameter each: JavaScriptCore fixes up the arity of a call with fewer arguments than parameters
+  // (so `finish`, which has two, is called with both).
+  const finished = (response: Response | undefined): Response => finish(response, undefined);
   const failed = (error: unknown): Response => finish(failure(error, server));
 
   const healthPath = options.healthPath;
@@ -323,7 +324,7 @@ export function wrapFetch<Args extends unknown[]>(
   };
   const hopFulfilled = (response: Response | undefined): Response => {
     try {
-      return finish(response);
+      return finish(response, undefined);
     } finally {
       hopEnd();
     }
@@ -368,7 +369,7 @@ export function wrapFetch<Args extends unknown[]>(
     result.then(
       (response) => {
         if (entry.remove()) {
-          entry.resolve(finish(response));
+          entry.resolve(finish(response, undefined));
           if (isIdle()) idle();
         }
       },
