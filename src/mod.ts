@@ -54,8 +54,8 @@ export { nativeRequest } from "./adapters/node/request.ts";
  * ```
  */
 export function serve(options: ServeOptions): Server {
-  // Asked here, not at import: the module loads anywhere (an edge runtime that only uses
-  // graceful()'s types or createLifecycle()), and serve() names the problem where it is (ERR_GRACEFUL_RUNTIME).
+  // Asked here, not at import: the module loads anywhere (an edge runtime that uses createLifecycle()
+  // or the types), and serve() names the problem where it is (ERR_GRACEFUL_RUNTIME).
   const runtime = detectRuntime();
   return runtime === "deno" ? serveDeno(options) : runtime === "bun" ? serveBun(options) : serveNode(options);
 }
