@@ -155,14 +155,14 @@ export function stopDrainable(spec: StopDrainSpec): Drainable {
     // read) must not hold the deadline (issue 11.1); only the runtime's own stop is waited for.
     forceClose() {
       quiet?.end();
+      // Ends the wait before `stop`; what it runs next (`stop`, which sees `aborted`) is a later job.
+      endWait?.();
       if (spec.abort && !stopCalled) {
         // `stop` not called yet: the runtime can still close everything itself.
         spec.cut();
         aborted = spec.abort().finally(() => void (stopping = false));
-        endWait?.();
         return aborted;
       }
-      endWait?.();
       const cut = spec.cut();
       return cut ? cut.then(() => stopped) : undefined;
     },

@@ -322,16 +322,17 @@ export function wrapFetch<Args extends unknown[]>(
     }
     if (isIdle()) idle();
   };
+  // The plain path's callbacks, then the hop's end.
   const hopFulfilled = (response: Response | undefined): Response => {
     try {
-      return finish(response, undefined);
+      return finished(response);
     } finally {
       hopEnd();
     }
   };
   const hopFailed = (error: unknown): Response => {
     try {
-      return finish(failure(error, server));
+      return failed(error);
     } finally {
       hopEnd();
     }
