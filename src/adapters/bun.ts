@@ -1,6 +1,6 @@
 /*
  * Bun adapter: `serve()` on `Bun.serve`, signals through `process.on`, and the one Bun drainable
- * (`bunDrainable`) and handler `info` (`BunInfo`) that `serve()`, `attach()` and `graceful()` share.
+ * (`bunDrainable`) and handler `info` (`bunInfo`) that `serve()`, `attach()` and `graceful()` share.
  */
 
 import type { ResolvedServeOptions, ServeInfo, ServeOptions } from "../serve/options.ts";
@@ -83,25 +83,35 @@ function trackedWebSockets(handlers: BunWebSocketHandlers, server: Server): BunW
 }
 
 /**
- * The handler's `info` on Bun, for `serve()` and `graceful()`: a class, because an object literal with
- * a getter costs the hot path. `remoteAddr` asks Bun's server only when read. @internal
+ * The handler's `info` on Bun, for `serve()` and `graceful()`: a class made per server, so an
+ * instance holds only its request (one field to fill per request; the lifecycle and Bun's server are
+ * the class's). `remoteAddr` asks Bun's server only when read. @internal
  */
-export class BunInfo implements ServeInfo {
-  readonly #request: Request;
-  readonly #bun: BunRequestIP | undefined;
-  readonly #lifecycle: Lifecycle;
-  constructor(request: Request, bun: BunRequestIP | undefined, lifecycle: Lifecycle) {
-    this.#request = request;
-    this.#bun = bun;
-    this.#lifecycle = lifecycle;
-  }
-  get remoteAddr(): ServeInfo["remoteAddr"] {
-    const ip = this.#bun?.requestIP(this.#request);
-    return ip ? { hostname: ip.address, port: ip.port } : undefined;
-  }
-  waitUntil(promise: Promise<unknown>): void {
-    this.#lifecycle.waitUntil(promise);
-  }
+export function bunInfo(
+  lifecycle: Lifecycle,
+  bun: () => (BunRequestIP & object) | undefined,
+): new (request: Request) => ServeInfo & { readonly server: unknown } {
+  return class BunInfo implements ServeInfo {
+    readonly #request: Request;
+    constructor(request: Request) {
+      this.#request = request;
+    }
+    get remoteAddr(): ServeInfo["remoteAddr"] {
+      const ip = bun()?.requestIP(this.#request);
+      return ip ? { hostname: ip.address, port: ip.port } : undefined;
+    }
+    /**
+     * Bun's own `Server` (`undefined` until `graceful()`'s first request): what Hono's `hono/bun`
+     * helpers (`getConnInfo`, `upgradeWebSocket`) read from the handler's second argument, whose
+     * `server` they take when it has one.
+     */
+    get server(): unknown {
+      return bun();
+    }
+    waitUntil(promise: Promise<unknown>): void {
+      lifecycle.waitUntil(promise);
+    }
+  };
 }
 
 /** The part of Bun's `Server` that `info.remoteAddr` reads. @internal */
@@ -167,15 +177,16 @@ function startBunServer(options: ResolvedServeOptions, server: Server): Transpor
   let upgraded: (request: Request) => boolean = () => false;
   // Requests handed to `fetch`: the drain waits until this stops moving (restart/quiet-drain.ts).
   let requests = 0;
+  let bunServer: BunServer | undefined;
+  const Info = bunInfo(server, () => bunServer);
   const wrapped = wrapFetch<[BunServer]>(options, server, {
-    info: (request, bunServer): ServeInfo => (requests++, new BunInfo(request, bunServer, server)),
+    info: (request): ServeInfo => (requests++, new Info(request)),
     upgraded: (request) => upgraded(request),
     isResponse: isRealResponse,
     // A rejected handler promise reaches Bun's `error` option below: one callback fewer on every
     // request's `.then` (~1.5 % of Bun's req/s, `bench/web-throughput.mjs --mode pair`).
     rejections: true,
   });
-  let bunServer: BunServer | undefined;
   let listening: Promise<{ hostname: string; port: number }>;
   const port = portToBind(options.inherited, options.port, (m) => server.logger.warn(m), "Bun.serve");
   try {

@@ -9,7 +9,7 @@
  */
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
-import { bunDrainable, BunInfo, type BunRequestIP } from "../adapters/bun.ts";
+import { bunDrainable, bunInfo, type BunRequestIP } from "../adapters/bun.ts";
 import { denoDrainable, DenoInfo, type DenoInfoLike } from "../adapters/deno.ts";
 import type { BunServerLike } from "./attach.ts";
 import { processSignals } from "../core/process-signals.ts";
@@ -88,6 +88,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   const runtime = detectRuntime();
   let bunServer: (BunServerLike & BunRequestIP) | undefined;
   let onIdle: (() => void) | undefined;
+  const BunInfoClass = bunInfo(lifecycle, () => bunServer);
   const wrapped = wrapFetch<unknown[]>(resolved, lifecycle, {
     info: runtime === "deno"
       ? (_request, ...rest): ServeInfo => new DenoInfo(rest[0] as DenoInfoLike | undefined, lifecycle)
@@ -96,7 +97,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
         if (runtime === "bun" && !bunServer && typeof (rest[0] as BunServerLike | undefined)?.stop === "function") {
           bunServer = rest[0] as BunServerLike & BunRequestIP;
         }
-        return new BunInfo(request, bunServer, lifecycle);
+        return new BunInfoClass(request);
       },
     trackForDeadline: { isStream: runtime === "deno" ? streamDetector() : (response) => response.body !== null },
     onIdle: () => runtime !== "deno" && onIdle?.(),

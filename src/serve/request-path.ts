@@ -180,6 +180,10 @@ export function wrapFetch<Args extends unknown[]>(
   const upgraded = wrap.upgraded;
   const isResponse = wrap.isResponse;
   const hopWhileServing = tracking?.hopWhileServing === true;
+  const isStream = tracking?.isStream;
+  // With a brand check, no `instanceof` first: on Deno the global `Response` is an accessor, a getter
+  // call per read (D-h11-6), and the brand check already refuses everything `instanceof` would.
+  const sendable: (value: unknown) => boolean = isResponse ?? ((value) => value instanceof Response);
   // Read once per response: a flag the state-change event keeps, not the Lifecycle's `state`
   // getter (an accessor on an EventTarget subclass: ~2 % of Bun's req/s in
   // `bench/web-throughput.mjs --mode pair`). The event is dispatched synchronously on every change.
@@ -211,7 +215,7 @@ export function wrapFetch<Args extends unknown[]>(
   };
 
   const track = (response: Response): Response => {
-    if (!tracking!.isStream(response)) return response;
+    if (!isStream!(response)) return response;
     const reader = response.body!.getReader();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const cut = () => {
@@ -245,9 +249,7 @@ export function wrapFetch<Args extends unknown[]>(
 
   const finish = (value: Response | undefined, request?: Request): Response => {
     let response: Response;
-    // With a brand check, no `instanceof` first: on Deno the global `Response` is an accessor, a getter
-    // call per read (D-h11-6), and the brand check already refuses everything `instanceof` would.
-    if (isResponse !== undefined ? isResponse(value) : value instanceof Response) response = value as Response;
+    if (sendable(value)) response = value as Response;
     else {
       // Bun: a handler that called server.upgrade() returns nothing, and Bun takes it from there.
       if (value === undefined && !cutting && request !== undefined && upgraded?.(request)) {
@@ -262,7 +264,7 @@ export function wrapFetch<Args extends unknown[]>(
         server,
       );
     }
-    if (tracking) response = track(response);
+    if (isStream !== undefined) response = track(response);
     return serving ? response : closeHeader(response);
   };
 
@@ -278,7 +280,11 @@ export function wrapFetch<Args extends unknown[]>(
   const mayUpgrade = upgraded !== undefined && options.websocket !== undefined;
   // One parameter each: JavaScriptCore fixes up the arity of a call with fewer arguments than parameters
   // (so `finish`, which has two, is called with both).
-  const finished = (response: Response | undefined): Response => finish(response, undefined);
+  // The common answer — a sendable Response while serving, not a stream to track — returns at once.
+  const finished = (response: Response | undefined): Response =>
+    serving && sendable(response) && (isStream === undefined || !isStream(response!))
+      ? response!
+      : finish(response, undefined);
   const failed = (error: unknown): Response => finish(failure(error, server));
 
   const healthPath = options.healthPath;

@@ -275,6 +275,13 @@ function startNodeServer(options: ResolvedServeOptions, server: Server): Transpo
       const s = this.#req.socket;
       return s.remoteAddress === undefined ? undefined : { hostname: s.remoteAddress, port: s.remotePort ?? 0 };
     }
+    /**
+     * node:http's request, as @hono/node-server passes it (`env.incoming`): what its `getConnInfo`
+     * and other Node helpers read from a Hono handler's second argument.
+     */
+    get incoming(): http.IncomingMessage {
+      return this.#req;
+    }
     waitUntil(promise: Promise<unknown>): void {
       server.waitUntil(promise);
     }
