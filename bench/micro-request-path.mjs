@@ -49,15 +49,27 @@ const paths = [];
 for (const [label, src] of sources) {
   const { wrapFetch, isRealResponse } = await import(src + "serve/request-path.ts");
   const { Lifecycle } = await import(src + "core/lifecycle.ts");
+  const lifecycle = new Lifecycle({ logger: false });
+  // What the adapters' serve() passes (src/adapters/deno.ts, src/adapters/bun.ts). The info classes
+  // are made per server since 9207e15 (denoInfo/bunInfo; DenoInfo/BunInfo before).
   let extra;
+  let makeInfo;
   if (RUNTIME === "deno") {
     const { responseBrand, streamDetector } = await import(src + "core/deno-runtime.ts");
-    extra = { trackForDeadline: { isStream: streamDetector() }, isResponse: responseBrand(isRealResponse) };
+    extra = {
+      trackForDeadline: { isStream: streamDetector(), hopWhileServing: true },
+      isResponse: responseBrand(isRealResponse),
+    };
+    const { DenoInfo, denoInfo } = await import(src + "adapters/deno.ts");
+    const Info = denoInfo?.(lifecycle);
+    makeInfo = Info ? (_request, i) => new Info(i) : (_request, i) => new DenoInfo(i, lifecycle);
   } else {
-    extra = { upgraded: () => false, isResponse: isRealResponse };
+    extra = { upgraded: () => false, isResponse: isRealResponse, rejections: true };
+    const { BunInfo, bunInfo } = await import(src + "adapters/bun.ts");
+    const Info = bunInfo?.(lifecycle, () => undefined);
+    makeInfo = Info ? (request) => new Info(request) : (request) => new BunInfo(request, undefined, lifecycle);
   }
-  const { DenoInfo } = RUNTIME === "deno" ? await import(src + "adapters/deno.ts") : {};
-  paths.push([label, wrapFetch, new Lifecycle({ logger: false }), extra, DenoInfo]);
+  paths.push([label, wrapFetch, lifecycle, { info: makeInfo, ...extra }]);
 }
 const info = { remoteAddr: undefined, waitUntil() {} };
 
@@ -80,9 +92,8 @@ function variants(handler) {
       return promise;
     },
   };
-  for (const [label, wrapFetch, lifecycle, extra, DenoInfo] of paths) {
-    const makeInfo = DenoInfo ? (_request, i) => new DenoInfo(i, lifecycle) : () => info;
-    out[label] = wrapFetch(options, lifecycle, { info: makeInfo, ...extra }).handler;
+  for (const [label, wrapFetch, lifecycle, wrap] of paths) {
+    out[label] = wrapFetch(options, lifecycle, wrap).handler;
   }
   return out;
 }

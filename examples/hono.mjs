@@ -13,7 +13,8 @@ const app = new Hono();
 app.use(logger()); // "<-- GET /slow" when a request arrives, "--> GET /slow 200 2s" when answered
 
 app.get("/", (c) => {
-  // graceful-serve passes its ServeInfo as Hono's `c.env`: remoteAddr and waitUntil.
+  // graceful-serve passes its ServeInfo as Hono's `c.env`: remoteAddr and waitUntil (and what Hono's
+  // runtime helpers read, so getConnInfo from hono/bun, hono/deno or @hono/node-server works too).
   const client = c.env?.remoteAddr?.hostname ?? "unknown";
   return c.text(`hello from Hono, pid ${process.pid}, client ${client}\n`);
 });

@@ -1,6 +1,6 @@
 /*
  * Deno adapter: `serve()` on `Deno.serve`, signals through `Deno.addSignalListener`, and the one Deno
- * drainable (`denoDrainable`) and handler `info` (`DenoInfo`) that `serve()`, `attach()` and
+ * drainable (`denoDrainable`) and handler `info` (`denoInfo`) that `serve()`, `attach()` and
  * `graceful()` share.
  */
 
@@ -33,22 +33,23 @@ import type { DenoHttpServerLike } from "../serve/attach.ts";
 export const FastResponse: typeof Response = Response;
 
 /**
- * The handler's `info` on Deno, for `serve()` and `graceful()`: a class, because an object literal
- * with a getter costs Deno's hot path. @internal
+ * The handler's `info` on Deno, for `serve()` and `graceful()`: a class (an object literal with a
+ * getter costs Deno's hot path) made per server, so an instance holds only Deno's own info (one
+ * field to fill per request; the lifecycle is the class's). @internal
  */
-export class DenoInfo implements ServeInfo {
-  readonly #info: DenoInfoLike | undefined;
-  readonly #lifecycle: Lifecycle;
-  constructor(info: DenoInfoLike | undefined, lifecycle: Lifecycle) {
-    this.#info = info;
-    this.#lifecycle = lifecycle;
-  }
-  get remoteAddr(): ServeInfo["remoteAddr"] {
-    return this.#info?.remoteAddr;
-  }
-  waitUntil(promise: Promise<unknown>): void {
-    this.#lifecycle.waitUntil(promise);
-  }
+export function denoInfo(lifecycle: Lifecycle): new (info: DenoInfoLike | undefined) => ServeInfo {
+  return class DenoInfo implements ServeInfo {
+    readonly #info: DenoInfoLike | undefined;
+    constructor(info: DenoInfoLike | undefined) {
+      this.#info = info;
+    }
+    get remoteAddr(): ServeInfo["remoteAddr"] {
+      return this.#info?.remoteAddr;
+    }
+    waitUntil(promise: Promise<unknown>): void {
+      lifecycle.waitUntil(promise);
+    }
+  };
 }
 
 /** The part of Deno's handler info `info.remoteAddr` reads. @internal */
@@ -109,8 +110,9 @@ export function denoDrainable(server: DenoHttpServerLike | undefined, options: D
 function startDenoServer(options: ResolvedServeOptions, server: Server): Transport {
   // Requests handed to `fetch`: the drain waits until this stops moving (restart/quiet-drain.ts).
   let requests = 0;
+  const Info = denoInfo(server);
   const wrapped = wrapFetch<[DenoServeInfo]>(options, server, {
-    info: (_request, info): ServeInfo => (requests++, new DenoInfo(info, server)),
+    info: (_request, info): ServeInfo => (requests++, new Info(info)),
     // While serving, one `.then` per request instead of a promise of our own (issue 11: the promise
     // cost 3–5 % of Deno.serve's req/s); the deadline aborts the serve signal to end those (D-h11-7).
     trackForDeadline: { isStream: streamDetector(), hopWhileServing: true },

@@ -10,7 +10,7 @@
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
 import { bunDrainable, bunInfo, type BunRequestIP } from "../adapters/bun.ts";
-import { denoDrainable, DenoInfo, type DenoInfoLike } from "../adapters/deno.ts";
+import { denoDrainable, denoInfo, type DenoInfoLike } from "../adapters/deno.ts";
 import type { BunServerLike } from "./attach.ts";
 import { processSignals } from "../core/process-signals.ts";
 import { denoSignals, responseBrand, streamDetector } from "../core/deno-runtime.ts";
@@ -88,10 +88,11 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   const runtime = detectRuntime();
   let bunServer: (BunServerLike & BunRequestIP) | undefined;
   let onIdle: (() => void) | undefined;
+  const DenoInfoClass = denoInfo(lifecycle);
   const BunInfoClass = bunInfo(lifecycle, () => bunServer);
   const wrapped = wrapFetch<unknown[]>(resolved, lifecycle, {
     info: runtime === "deno"
-      ? (_request, ...rest): ServeInfo => new DenoInfo(rest[0] as DenoInfoLike | undefined, lifecycle)
+      ? (_request, ...rest): ServeInfo => new DenoInfoClass(rest[0] as DenoInfoLike | undefined)
       : (request, ...rest): ServeInfo => {
         // Bun passes its Server as the second argument: what the drain stops, and what remoteAddr asks.
         if (runtime === "bun" && !bunServer && typeof (rest[0] as BunServerLike | undefined)?.stop === "function") {

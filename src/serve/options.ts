@@ -32,7 +32,9 @@ export interface RemoteAddr {
 }
 
 /**
- * Second argument of the fetch handler.
+ * Second argument of the fetch handler. On Bun it also has `server` (Bun's `Server`) and on Node
+ * `incoming` (node:http's request), where Hono's runtime helpers look for them when it is a Hono
+ * app's `c.env` (hono/bun's `getConnInfo` and `upgradeWebSocket`, @hono/node-server's `getConnInfo`).
  *
  * @example
  * ```ts
