@@ -55,11 +55,10 @@ for (const [label, src] of sources) {
   let extra;
   let makeInfo;
   if (RUNTIME === "deno") {
-    const { plainResponseCheck, responseBrand, streamDetector } = await import(src + "core/deno-runtime.ts");
+    const { responseBrand, streamDetector } = await import(src + "core/deno-runtime.ts");
     extra = {
       trackForDeadline: { isStream: streamDetector(), hopWhileServing: true },
       isResponse: responseBrand(isRealResponse),
-      isPlainResponse: plainResponseCheck?.(),
     };
     const { DenoInfo, denoInfo } = await import(src + "adapters/deno.ts");
     const Info = denoInfo?.(lifecycle);

@@ -10,7 +10,6 @@ import {
   type DenoHttpServer,
   type DenoServeInfo,
   denoSignals,
-  plainResponseCheck,
   responseBrand,
   streamDetector,
 } from "../core/deno-runtime.ts";
@@ -118,7 +117,6 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
     // cost 3–5 % of Deno.serve's req/s); the deadline aborts the serve signal to end those (D-h11-7).
     trackForDeadline: { isStream: streamDetector(), hopWhileServing: true },
     isResponse: responseBrand(isRealResponse),
-    isPlainResponse: plainResponseCheck(),
   });
   const controller = new AbortController();
   let httpServer: DenoHttpServer | undefined;

@@ -94,25 +94,3 @@ export function responseBrand(
     return inner !== undefined && inner.type !== "error";
   };
 }
-
-/** The parts of a Deno Response's inner state read here. */
-type DenoInner = { type?: string; body?: { streamOrStatic?: unknown } | null };
-
-/**
- * {@link responseBrand} and not {@link streamDetector} in one read of the inner state: the common
- * answer — a sendable Response with a static body — in one check on every request's way out.
- * `undefined` when a future Deno moves the inner state (the two checks then run one after the other).
- */
-export function plainResponseCheck(): ((response: unknown) => boolean) | undefined {
-  const key = innerKey();
-  const inner = key && (new Response("") as unknown as Record<symbol, { body?: unknown } | undefined>)[key];
-  if (!key || !inner || !("body" in inner)) return undefined;
-  const Stream = ReadableStream;
-  return (response) => {
-    if (typeof response !== "object" || response === null) return false;
-    const inner = (response as Record<symbol, DenoInner | undefined>)[key];
-    if (inner === undefined || inner.type === "error") return false;
-    const body = inner.body;
-    return body === null || (body !== undefined && !(body.streamOrStatic instanceof Stream));
-  };
-}

@@ -13,7 +13,7 @@ import { bunDrainable, bunInfo, type BunRequestIP } from "../adapters/bun.ts";
 import { denoDrainable, denoInfo, type DenoInfoLike } from "../adapters/deno.ts";
 import type { BunServerLike } from "./attach.ts";
 import { processSignals } from "../core/process-signals.ts";
-import { denoSignals, plainResponseCheck, responseBrand, streamDetector } from "../core/deno-runtime.ts";
+import { denoSignals, responseBrand, streamDetector } from "../core/deno-runtime.ts";
 import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
 import { detectRuntime } from "../core/runtime.ts";
 import { installSignalHandlers } from "../core/signals.ts";
@@ -104,7 +104,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
     onIdle: () => runtime !== "deno" && onIdle?.(),
     // Deno leaves a request answered with a fake Response hanging, Bun answers it "Welcome to Bun!".
     ...(runtime === "deno"
-      ? { isResponse: responseBrand(isRealResponse), isPlainResponse: plainResponseCheck() }
+      ? { isResponse: responseBrand(isRealResponse) }
       : runtime === "bun"
       ? { isResponse: isRealResponse }
       : {}),

@@ -75,11 +75,6 @@ export interface WrapOptions<Args extends unknown[]> {
    */
   isResponse?: (response: unknown) => response is Response;
   /**
-   * `isResponse` and not `trackForDeadline.isStream`, in one cheaper check (Deno: one read of the
-   * inner state): the common answer on its way out. Both checks run one after the other without it.
-   */
-  isPlainResponse?: (response: unknown) => boolean;
-  /**
    * The runtime hands a rejected handler promise to {@link WrappedFetch.rejected} itself (Bun's
    * `error` option), so the plain path's `.then` needs no rejection callback of its own.
    */
@@ -286,10 +281,10 @@ export function wrapFetch<Args extends unknown[]>(
   // One parameter each: JavaScriptCore fixes up the arity of a call with fewer arguments than parameters
   // (so `finish`, which has two, is called with both).
   // The common answer — a sendable Response while serving, not a stream to track — returns at once.
-  const plainResponse: (value: unknown) => boolean = wrap.isPlainResponse ??
-    (isStream === undefined ? sendable : (value) => sendable(value) && !isStream(value as Response));
   const finished = (response: Response | undefined): Response =>
-    serving && plainResponse(response) ? response! : finish(response, undefined);
+    serving && sendable(response) && (isStream === undefined || !isStream(response!))
+      ? response!
+      : finish(response, undefined);
   const failed = (error: unknown): Response => finish(failure(error, server));
 
   const healthPath = options.healthPath;
