@@ -278,9 +278,9 @@ export function wrapFetch<Args extends unknown[]>(
   // Only a server with `websocket` handlers can upgrade (Bun requires them for server.upgrade()), so
   // only there can `undefined` be an answer that needs the request to check.
   const mayUpgrade = upgraded !== undefined && options.websocket !== undefined;
-  // One parameter each: JavaScriptCore fixes up the arity of a call with fewer arguments than parameters
-  // (so `finish`, which has two, is called with both).
-  // The common answer — a sendable Response while serving, not a stream to track — returns at once.
+  // The promise callbacks. The common answer — a sendable Response while serving, not a stream to
+  // track — returns at once, without the rest of finish(). One parameter each: JavaScriptCore fixes up
+  // the arity of a call with fewer arguments than parameters (so `finish`, which has two, gets both).
   const finished = (response: Response | undefined): Response =>
     serving && sendable(response) && (isStream === undefined || !isStream(response!))
       ? response!
