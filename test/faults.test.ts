@@ -10,6 +10,7 @@ import process from "node:process";
 import { afterEach, describe, it } from "vitest";
 import { runtime, runtimeCommand } from "./_helpers/fixture.ts";
 import { request } from "./_helpers/raw-http.ts";
+import { graceful } from "../src/mod.ts";
 import { alive, faultServer, gone, type Proc, signalStorm, tempDir } from "./_helpers/procs.ts";
 
 const T = 60_000;
@@ -250,6 +251,19 @@ describe("faults: startup", () => {
     assert.notEqual(exit.code, 0);
     assert.match(p.stderr(), /option "restart\.pidFile" cannot be written: directory .*missing does not exist/);
     assert.equal(p.events.some((e) => e.event === "ready"), false);
+  }, T);
+
+  it.skipIf(runtime === "bun")("graceful() with the Bun-only websocket option warns the same way", async () => {
+    const warnings: string[] = [];
+    const app = graceful({
+      fetch: () => new Response("hi"),
+      websocket: {},
+      signals: false,
+      logger: { info() {}, warn: (m) => warnings.push(m), error() {} },
+    });
+    assert.equal(app.websocket, undefined);
+    assert.match(warnings.join("\n"), new RegExp(`option "websocket" is ignored on ${runtime}.*app\\.lifecycle`));
+    await app.lifecycle.shutdown();
   }, T);
 
   it.skipIf(runtime === "bun")(

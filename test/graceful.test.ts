@@ -16,10 +16,11 @@ afterEach(() => {
 });
 
 /** Starts the platform's own server on the fixture's default export, and waits until it listens. */
-async function startEdge(options: Record<string, unknown> = {}) {
+async function startEdge(options: Record<string, unknown> = {}, env: Record<string, string> = {}) {
   const port = await freePort();
   const args = runtime === "deno" ? ["serve", "-A", "--port", String(port), "--host", "127.0.0.1", script] : [script];
-  const p = (proc = follow(process.execPath, args, { GS_OPTIONS: JSON.stringify(options), PORT: String(port) }));
+  const p =
+    (proc = follow(process.execPath, args, { GS_OPTIONS: JSON.stringify(options), PORT: String(port), ...env }));
   // Deno prints "Listening on http://127.0.0.1:PORT/", Bun "Started development server: http://127.0.0.1:PORT".
   const address = `127.0.0.1:${port}`;
   const printed = (e: FixtureEvent) => e.event === "stdout" && String(e.line).includes(address);
@@ -66,4 +67,36 @@ describe.skipIf(runtime === "node")("graceful() on a platform-owned server", () 
     assert.ok((report.forced as number) >= 1);
     await conn.closed;
   }, T);
+
+  // Before: graceful() dropped the `websocket` option, so Bun's default-export server had no handlers
+  // and server.upgrade() threw (a 500).
+  it.skipIf(runtime !== "bun")(
+    "Bun: websocket handlers given to graceful() are in its default export; upgrades from sync and async handlers work, and the deadline closes them with 1001",
+    async () => {
+      const edge = await startEdge({ deadline: 600 }, { GS_GRACEFUL_WS: "1" });
+      const open = async (path: string) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${edge.port}${path}`);
+        const messages: string[] = [];
+        const closed = new Promise<number>((resolve) => (ws.onclose = (event) => resolve(event.code)));
+        ws.onmessage = (event) => messages.push(String(event.data));
+        await new Promise<void>((resolve, reject) => {
+          ws.onopen = () => resolve();
+          ws.onerror = () => reject(new Error(`${path}: WebSocket error`));
+        });
+        const reply = new Promise<string>((resolve) => (ws.onmessage = (event) => resolve(String(event.data))));
+        ws.send("ping");
+        assert.equal(await reply, "echo:ping", path);
+        return { ws, closed, messages };
+      };
+      const sync = await open("/ws");
+      const later = await open("/ws-async");
+      process.kill(edge.proc.pid!, "SIGTERM");
+      assert.equal(await sync.closed, 1001);
+      assert.equal(await later.closed, 1001);
+      assert.deepEqual(await edge.exited, { code: 1, signal: null }, "cut at the deadline: not graceful");
+      const report = await edge.event("report");
+      assert.ok((report.forced as number) >= 2, `forced ${report.forced}`);
+    },
+    T,
+  );
 });

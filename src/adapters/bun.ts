@@ -59,15 +59,21 @@ function bun(): BunNamespace {
   return b;
 }
 
-/** The parts of Bun's `websocket` handlers wrapped here. */
-interface BunWebSocketHandlers {
+/** The parts of Bun's `websocket` handlers wrapped here. @internal */
+export interface BunWebSocketHandlers {
   open?(ws: { close(code?: number, reason?: string): void }): unknown;
   close?(ws: { close(code?: number, reason?: string): void }, code: number, reason: string): unknown;
   [handler: string]: unknown;
 }
 
-/** Bun's ServerWebSocket has no close event of its own: track it from the open/close handlers. */
-function trackedWebSockets(handlers: BunWebSocketHandlers, server: Server): BunWebSocketHandlers {
+/**
+ * Bun's ServerWebSocket has no close event of its own: track it from the open/close handlers
+ * (`serve()`'s server or `graceful()`'s lifecycle). @internal
+ */
+export function trackedWebSockets(
+  handlers: BunWebSocketHandlers,
+  server: Pick<Lifecycle, "trackWebSocket">,
+): BunWebSocketHandlers {
   const untrack = new WeakMap<object, () => void>();
   return {
     ...handlers,
@@ -153,9 +159,11 @@ export function bunDrainable(server: () => BunServerLike | undefined, options: B
 
 /**
  * Records which requests `server.upgrade()` took, so that only their `undefined` goes to Bun as is
- * (Bun 1.4 answers any other `undefined` with 200 "Welcome to Bun!"; issue 11.4).
+ * (Bun 1.4 answers any other `undefined` with 200 "Welcome to Bun!"; issue 11.4). @internal
  */
-function watchUpgrades(bunServer: BunServer): (request: Request) => boolean {
+export function watchUpgrades(
+  bunServer: { upgrade?(request: Request, options?: unknown): boolean },
+): (request: Request) => boolean {
   const upgraded = new WeakSet<Request>();
   const upgrade = bunServer.upgrade;
   if (typeof upgrade !== "function") return () => false;

@@ -9,12 +9,19 @@
  */
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
-import { bunDrainable, bunInfo, type BunRequestIP } from "../adapters/bun.ts";
+import {
+  bunDrainable,
+  bunInfo,
+  type BunRequestIP,
+  type BunWebSocketHandlers,
+  trackedWebSockets,
+  watchUpgrades,
+} from "../adapters/bun.ts";
 import { denoDrainable, denoInfo, type DenoInfoLike } from "../adapters/deno.ts";
 import type { BunServerLike } from "./attach.ts";
 import { processSignals } from "../core/process-signals.ts";
 import { denoSignals, responseBrand, streamDetector } from "../core/deno-runtime.ts";
-import { resolveServeOptions, type ServeInfo, type ServeOptions } from "./options.ts";
+import { resolveServeOptions, type ServeInfo, type ServeOptions, warnIgnoredWebSocket } from "./options.ts";
 import { detectRuntime } from "../core/runtime.ts";
 import { installSignalHandlers } from "../core/signals.ts";
 import { isRealResponse, wrapFetch } from "./request-path.ts";
@@ -59,6 +66,11 @@ export const EDGE_DEFAULT_DEADLINE = 4_000;
 export interface GracefulHandler {
   /** The wrapped handler the platform calls. */
   fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
+  /**
+   * Bun, with the `websocket` option: those handlers, wrapped so every socket is tracked (closed with
+   * 1001 "going away" at the deadline). Part of the default export, where Bun looks for it.
+   */
+  readonly websocket?: object;
   /** State, signal, `shutdown()`, hooks and events, as on `serve()`'s server. */
   readonly lifecycle: Lifecycle;
 }
@@ -88,6 +100,11 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   const runtime = detectRuntime();
   let bunServer: (BunServerLike & BunRequestIP) | undefined;
   let onIdle: (() => void) | undefined;
+  // Only Bun takes websocket handlers from the default export: elsewhere the option is ignored, said so.
+  warnIgnoredWebSocket(resolved, runtime, "app.lifecycle");
+  // Bun: the requests `server.upgrade()` took answer `undefined` (request-path.ts `upgraded`).
+  const websocket = runtime === "bun" ? resolved.websocket as BunWebSocketHandlers | undefined : undefined;
+  let upgraded: (request: Request) => boolean = () => false;
   const DenoInfoClass = denoInfo(lifecycle);
   const BunInfoClass = bunInfo(lifecycle, () => bunServer);
   const wrapped = wrapFetch<unknown[]>(resolved, lifecycle, {
@@ -97,6 +114,8 @@ export function graceful(options: GracefulOptions): GracefulHandler {
         // Bun passes its Server as the second argument: what the drain stops, and what remoteAddr asks.
         if (runtime === "bun" && !bunServer && typeof (rest[0] as BunServerLike | undefined)?.stop === "function") {
           bunServer = rest[0] as BunServerLike & BunRequestIP;
+          // Before the handler runs (this builds its argument), so its first upgrade is seen too.
+          if (websocket) upgraded = watchUpgrades(bunServer as { upgrade?(request: Request): boolean });
         }
         return new BunInfoClass(request);
       },
@@ -106,7 +125,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
     ...(runtime === "deno"
       ? { isResponse: responseBrand(isRealResponse) }
       : runtime === "bun"
-      ? { isResponse: isRealResponse }
+      ? { isResponse: isRealResponse, upgraded: (request: Request) => upgraded(request) }
       : {}),
   });
   // Deno writes a response after the handler returns; `info.completed` says when it is really sent,
@@ -147,5 +166,5 @@ export function graceful(options: GracefulOptions): GracefulHandler {
       : processSignals;
     installSignalHandlers(lifecycle, platform, { exit: resolved.exit });
   }
-  return { fetch, lifecycle };
+  return websocket ? { fetch, lifecycle, websocket: trackedWebSockets(websocket, lifecycle) } : { fetch, lifecycle };
 }

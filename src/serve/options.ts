@@ -196,6 +196,26 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
   });
 }
 
+/**
+ * Warns when the `websocket` option (Bun.serve's handlers) is given on another runtime: ignoring it
+ * silently would leave every upgrade unanswered (issue 13, defect 13). `owner` is what the user's
+ * code holds to track sockets: `server` for serve(), `lifecycle` for graceful(). @internal
+ */
+export function warnIgnoredWebSocket(
+  resolved: ResolvedServeOptions,
+  runtime: string | undefined,
+  owner: "server" | "app.lifecycle",
+): void {
+  if (resolved.websocket === undefined || runtime === "bun" || runtime === undefined) return;
+  resolved.logger.warn(
+    `option "websocket" is ignored on ${runtime}: it is Bun.serve's websocket handlers; ${
+      runtime === "node"
+        ? 'on Node handle the "upgrade" event of server.native'
+        : "on Deno upgrade in fetch with Deno.upgradeWebSocket"
+    } and pass the socket to ${owner}.trackWebSocket()`,
+  );
+}
+
 /** A URL a client on this machine can use: wildcard binds become loopback. */
 export function serverUrl(hostname: string, port: number): string {
   let host = hostname;

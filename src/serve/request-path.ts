@@ -357,7 +357,8 @@ export function wrapFetch<Args extends unknown[]>(
     calling--;
     if (!(result instanceof Promise)) {
       if (!isThenable(result)) {
-        const response = finish(result);
+        // With the request: on Bun its `undefined` may be an upgrade (graceful() with websocket handlers).
+        const response = finish(result, request);
         // A drain begun inside this handler counted it; it may be the last.
         if (isIdle()) idle();
         return response;
@@ -376,7 +377,7 @@ export function wrapFetch<Args extends unknown[]>(
     result.then(
       (response) => {
         if (entry.remove()) {
-          entry.resolve(finish(response, undefined));
+          entry.resolve(finish(response, request));
           if (isIdle()) idle();
         }
       },

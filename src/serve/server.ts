@@ -5,7 +5,13 @@
  */
 
 import { type Drainable, Lifecycle } from "../core/lifecycle.ts";
-import { type ResolvedServeOptions, resolveServeOptions, type ServeOptions, serverUrl } from "./options.ts";
+import {
+  type ResolvedServeOptions,
+  resolveServeOptions,
+  type ServeOptions,
+  serverUrl,
+  warnIgnoredWebSocket,
+} from "./options.ts";
 import type { Handoff, Served } from "../restart/handoff.ts";
 import { notifyReady, takeInheritedSocket } from "../restart/inherit.ts";
 import { removePidFile, writePidFile } from "../restart/pidfile.ts";
@@ -287,16 +293,7 @@ export function createServer(
   check?.(resolved);
   const runtime = currentRuntime;
   const log = resolved.logger;
-  if (resolved.websocket !== undefined && runtime !== "bun" && runtime !== undefined) {
-    // Issue 13, defect 13: silently ignoring it would leave every upgrade unanswered.
-    log.warn(
-      `option "websocket" is ignored on ${runtime}: it is Bun.serve's websocket handlers; ${
-        runtime === "node"
-          ? 'on Node handle the "upgrade" event of server.native'
-          : "on Deno upgrade in fetch with Deno.upgradeWebSocket"
-      } and pass the socket to server.trackWebSocket()`,
-    );
-  }
+  warnIgnoredWebSocket(resolved, runtime, "server");
   try {
     resolved.inherited = takeInheritedSocket(resolved.hostname, resolved.port, (m) => log.warn(m), runtime === "node");
   } catch (error) {
