@@ -98,7 +98,9 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   });
   const lifecycle = new Lifecycle(resolved);
   const runtime = detectRuntime();
-  let bunServer: (BunServerLike & BunRequestIP) | undefined;
+  // What graceful() uses of the Server Bun passes: stop (the drain), requestIP, upgrade (watched).
+  type BunServer = BunServerLike & BunRequestIP & { upgrade?(request: Request, options?: unknown): boolean };
+  let bunServer: BunServer | undefined;
   let onIdle: (() => void) | undefined;
   // Only Bun takes websocket handlers from the default export: elsewhere the option is ignored, said so.
   warnIgnoredWebSocket(resolved, runtime, "app.lifecycle");
@@ -113,9 +115,9 @@ export function graceful(options: GracefulOptions): GracefulHandler {
       : (request, ...rest): ServeInfo => {
         // Bun passes its Server as the second argument: what the drain stops, and what remoteAddr asks.
         if (runtime === "bun" && !bunServer && typeof (rest[0] as BunServerLike | undefined)?.stop === "function") {
-          bunServer = rest[0] as BunServerLike & BunRequestIP;
+          bunServer = rest[0] as BunServer;
           // Before the handler runs (this builds its argument), so its first upgrade is seen too.
-          if (websocket) upgraded = watchUpgrades(bunServer as { upgrade?(request: Request): boolean });
+          if (websocket) upgraded = watchUpgrades(bunServer);
         }
         return new BunInfoClass(request);
       },

@@ -210,7 +210,7 @@ export function warnIgnoredWebSocket(
   resolved.logger.warn(
     `option "websocket" is ignored on ${runtime}: it is Bun.serve's websocket handlers; ${
       runtime === "node"
-        ? 'on Node handle the "upgrade" event of server.native'
+        ? `on Node handle the "upgrade" event of ${owner === "server" ? "server.native" : "your node:http server"}`
         : "on Deno upgrade in fetch with Deno.upgradeWebSocket"
     } and pass the socket to ${owner}.trackWebSocket()`,
   );
