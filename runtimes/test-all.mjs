@@ -207,6 +207,13 @@ function parseDeno(out, info) {
   };
 }
 
+/** The lines each runner prints for a failed test: vitest "FAIL"/"×", bun "(fail)", deno "... FAILED". */
+function failureLines(out) {
+  const re = /^\s*(?:FAIL\s|×|\(fail\))|\.\.\. FAILED/;
+  const lines = [...new Set(out.split("\n").filter((l) => re.test(l)).map((l) => l.trim()))];
+  return lines.length > 40 ? [...lines.slice(0, 40), `… ${lines.length - 40} more`] : lines;
+}
+
 // ---------- process handling ----------
 let current = null; // { child, kill }
 function killGroup(child, sig) {
@@ -321,7 +328,16 @@ for (const name of selected) {
   else if (counts.passed + counts.failed === 0) note = "no tests ran";
   // CI reads only the final line: make sure a crashed/empty/timed-out runtime shows as failed.
   const failed = counts.failed || (res.code !== 0 || res.timedOut || counts.passed === 0 ? 1 : 0);
-  results.push({ name, version: info.version, ...counts, failed, code: res.code, ms: res.ms, note });
+  results.push({
+    name,
+    version: info.version,
+    ...counts,
+    failed,
+    code: res.code,
+    ms: res.ms,
+    note,
+    failures: failureLines(res.out),
+  });
   rmSync(tmp, { recursive: true, force: true });
 }
 
@@ -333,6 +349,11 @@ const total = results.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t
   passed: 0,
   failed: 0,
 });
+// CI shows only the tail of the log: name the failed tests there, next to the summary.
+if (results.some((r) => r.failures.length)) {
+  console.log("\n==== failed tests");
+  for (const r of results) for (const l of r.failures) console.log(`[${r.name}] ${l}`);
+}
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
 console.log("\n==== summary");
 for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd());
