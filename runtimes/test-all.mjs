@@ -5,11 +5,13 @@
 // "N passed, M failed" (totals over runtimes; CI judges by it).
 //
 //   node runtimes/test-all.mjs [--only node20,node24,bun,deno] [--skip bun]
-//                              [-t <test name regex>] [--timeout-min 15] [file patterns...]
+//                              [-t <test name regex>] [--timeout-min 15] [--no-rerun] [file patterns...]
 //
 // File patterns are substrings of the test file path (vitest semantics), resolved here to the
 // same explicit file list for every runtime. Children get GS_RUNTIME=node20|node24|bun|deno.
 // A runtime that exits non-zero or runs zero tests counts as (at least) 1 failed.
+// At most RERUN_MAX failed tests in at most RERUN_MAX files run once more, those files alone
+// (--no-rerun: never); a test that passes then is reported as flaky by name, and does not fail the run.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,11 +24,13 @@ const BIN = join(ROOT, "node_modules", ".bin");
 const VITEST = join(ROOT, "node_modules", "vitest", "vitest.mjs");
 const TEST_TIMEOUT_MS = 30_000; // keep in sync with vitest.config.ts testTimeout
 const ALL = ["node20", "node24", "bun", "deno"];
+const RERUN_MAX = 3;
 
 // ---------- args ----------
 function usage(code) {
   console.log(
-    "usage: node runtimes/test-all.mjs [--only a,b] [--skip a,b] [-t name-regex] [--timeout-min N] [file patterns...]\n" +
+    "usage: node runtimes/test-all.mjs [--only a,b] [--skip a,b] [-t name-regex] [--timeout-min N] [--no-rerun]" +
+      " [file patterns...]\n" +
       `runtimes: ${ALL.join(", ")}`,
   );
   process.exit(code);
@@ -37,6 +41,7 @@ const opts = {
   name: undefined,
   timeoutMin: Number(process.env.GS_TEST_TIMEOUT_MIN ?? 15),
   patterns: [],
+  rerun: true,
 };
 {
   const argv = process.argv.slice(2);
@@ -51,6 +56,7 @@ const opts = {
     else if (a === "--skip") opts.skip = list(next());
     else if (a === "-t" || a === "--test-name-pattern") opts.name = next();
     else if (a === "--timeout-min") opts.timeoutMin = Number(next());
+    else if (a === "--no-rerun") opts.rerun = false;
     else if (a === "-h" || a === "--help") usage(0);
     else if (a === "--") opts.patterns.push(...argv.slice(i + 1)), (i = argv.length);
     else if (a.startsWith("-")) console.error(`unknown option ${a}`), usage(2);
@@ -94,34 +100,33 @@ function findNode20() {
   for (const c of cands) if (c && existsSync(c) && version(c).startsWith("v20.")) return c;
   throw new Error(`no Node 20 binary found (runner is ${process.version}); set GS_NODE20=/path/to/node20`);
 }
-const fileArgs = files.map((f) => `./${f}`);
-const vitestCmd = (
-  node,
-) => [
+// `list` is the run's files: all of them, or the failed ones on a rerun.
+const fileArgs = (list) => list.map((f) => `./${f}`);
+const vitestCmd = (node, list) => [
   node,
   VITEST,
   "run",
   "--reporter=verbose",
-  ...(opts.patterns.length ? files : []),
+  ...(opts.patterns.length || list !== files ? list : []),
   ...(opts.name ? ["-t", opts.name] : []),
 ];
 const RUNTIMES = {
   node20: {
-    prepare: () => {
+    prepare: (_tmp, list) => {
       const b = findNode20();
-      return { version: version(b), cmd: vitestCmd(b) };
+      return { version: version(b), cmd: vitestCmd(b, list) };
     },
     parse: parseVitest,
   },
   node24: {
-    prepare: () => {
+    prepare: (_tmp, list) => {
       const b = ensureNode24();
-      return { version: version(b), cmd: vitestCmd(b) };
+      return { version: version(b), cmd: vitestCmd(b, list) };
     },
     parse: parseVitest,
   },
   bun: {
-    prepare: () => {
+    prepare: (_tmp, list) => {
       const b = join(BIN, "bun");
       // --isolate: fresh globals per file (like vitest's per-file forks); default per-test timeout is 5 s.
       return {
@@ -132,19 +137,19 @@ const RUNTIMES = {
           "--isolate",
           `--timeout=${TEST_TIMEOUT_MS}`,
           ...(opts.name ? ["-t", opts.name] : []),
-          ...fileArgs,
+          ...fileArgs(list),
         ],
       };
     },
     parse: parseBun,
   },
   deno: {
-    prepare: (tmp) => {
+    prepare: (tmp, list) => {
       const b = join(BIN, "deno");
       const junit = join(tmp, "deno-junit.xml");
       // Offline: no JSR/npm fetches; vitest -> test/_shim/vitest-deno.ts via deno.json "imports".
       // -t is applied by the shim (GS_TEST_NAME_PATTERN): deno's --filter only sees top-level names.
-      const cmd = [b, "test", "-A", "--cached-only", `--junit-path=${junit}`, ...fileArgs];
+      const cmd = [b, "test", "-A", "--cached-only", `--junit-path=${junit}`, ...fileArgs(list)];
       return { version: version(b), cmd, junit };
     },
     parse: parseDeno,
@@ -207,11 +212,33 @@ function parseDeno(out, info) {
   };
 }
 
-/** The lines each runner prints for a failed test: vitest "FAIL"/"×", bun "(fail)", deno "... FAILED". */
-function failureLines(out) {
-  const re = /^\s*(?:FAIL\s|×|\(fail\))|\.\.\. FAILED/;
-  const lines = [...new Set(out.split("\n").filter((l) => re.test(l)).map((l) => l.trim()))];
-  return lines.length > 40 ? [...lines.slice(0, 40), `… ${lines.length - 40} more`] : lines;
+/**
+ * The failed tests in a runner's output: the lines naming them (vitest "FAIL"/"×", bun "(fail)", deno
+ * "... FAILED") and their files. vitest names the file on its "FAIL" line; bun ("test/x.test.ts:") and
+ * deno ("running 3 tests from ./test/x.test.ts") name it before the file's results, so their lines get it
+ * as a prefix.
+ */
+function failuresIn(out) {
+  const lines = new Set();
+  const found = new Set();
+  let current;
+  for (const line of out.split("\n")) {
+    const header = line.match(/^(?:running \d+ tests? from \.\/)?(test\/\S+\.test\.ts):?$/);
+    if (header) current = header[1];
+    const vitest = line.match(/^\s*(?:FAIL\s+|× )(test\/\S+\.test\.ts)/);
+    if (vitest) {
+      found.add(vitest[1]);
+      lines.add(line.trim());
+    } else if (current && /^\s*\(fail\)|\.\.\. FAILED/.test(line)) {
+      found.add(current);
+      lines.add(`${current}: ${line.trim()}`);
+    }
+  }
+  const named = [...lines];
+  return {
+    lines: named.length > 40 ? [...named.slice(0, 40), `… ${named.length - 40} more`] : named,
+    files: [...found].filter((f) => files.includes(f)),
+  };
 }
 
 // ---------- process handling ----------
@@ -297,48 +324,83 @@ if (!files.length) {
     `test-all: no test files match ${opts.patterns.length ? opts.patterns.join(" ") : "test/**/*.test.ts"}`,
   );
 }
-for (const name of selected) {
+/** One run of `list` on runtime `name`: its output, exit and counts. */
+async function runOnce(name, list, label = name) {
   const tmp = mkdtempSync(join(tmpdir(), `gs-test-${name}-`));
   let res;
   let info;
   try {
-    info = RUNTIMES[name].prepare(tmp);
+    info = RUNTIMES[name].prepare(tmp, list);
   } catch (err) {
-    console.error(`\n==== [${name}] setup failed: ${err.message}`);
+    console.error(`\n==== [${label}] setup failed: ${err.message}`);
     res = { code: 1, out: "", timedOut: false, ms: 0 };
     info = { version: "?", cmd: [] };
   }
-  if (info.cmd.length && files.length) {
+  if (info.cmd.length && list.length) {
     console.log(
-      `\n==== [${name}] ${info.version}\n==== [${name}] $ ${
+      `\n==== [${label}] ${info.version}\n==== [${label}] $ ${
         info.cmd.map((a) => (a.startsWith(ROOT + sep) ? relative(ROOT, a) : a)).join(" ")
       }`,
     );
     const env = { GS_RUNTIME: name, NO_COLOR: "1" };
     if (name === "deno" && opts.name) env.GS_TEST_NAME_PATTERN = opts.name;
-    res = await run(name, info.cmd, env);
+    res = await run(label, info.cmd, env);
   } else if (!res) {
     res = { code: 1, out: "", timedOut: false, ms: 0 };
   }
   const counts = res.out ? RUNTIMES[name].parse(res.out, info) : { passed: 0, failed: 0, skipped: 0 };
+  rmSync(tmp, { recursive: true, force: true });
+  const clean = res.code === 0 && !res.timedOut && counts.failed === 0 && counts.passed > 0;
+  return { res, info, counts, clean };
+}
+
+for (const name of selected) {
+  const first = await runOnce(name, files);
+  const { res, info, counts } = first;
   let note = "";
   if (!files.length) note = "no test files";
   else if (res.timedOut) note = "TIMEOUT";
   else if (res.code !== 0 && counts.failed === 0) note = `exit ${res.code}`;
   else if (counts.passed + counts.failed === 0) note = "no tests ran";
   // CI reads only the final line: make sure a crashed/empty/timed-out runtime shows as failed.
-  const failed = counts.failed || (res.code !== 0 || res.timedOut || counts.passed === 0 ? 1 : 0);
+  let failed = counts.failed || (res.code !== 0 || res.timedOut || counts.passed === 0 ? 1 : 0);
+  let passed = counts.passed;
+  let code = res.code;
+  let ms = res.ms;
+  const { lines: failures, files: again } = failuresIn(res.out);
+  let flaky = [];
+  // A few failed tests in a few files (not a crash, not a timeout) run once more, those files alone.
+  // Passing then, they are reported as flaky (named above the summary, where CI's tail shows them) and
+  // the runtime counts as passed; failing again, the runtime fails as before.
+  if (
+    opts.rerun && !first.clean && !res.timedOut && counts.failed > 0 && counts.failed <= RERUN_MAX &&
+    again.length > 0 && again.length <= RERUN_MAX
+  ) {
+    const second = await runOnce(name, again, `${name} rerun`);
+    ms += second.res.ms;
+    if (second.clean) {
+      flaky = failures;
+      passed += failed;
+      failed = 0;
+      code = 0;
+      note = `${counts.failed} flaky: passed on rerun`;
+    } else {
+      note = "failed again on rerun";
+      failures.push(...failuresIn(second.res.out).lines.map((l) => `rerun: ${l}`));
+    }
+  }
   results.push({
     name,
     version: info.version,
-    ...counts,
+    passed,
     failed,
-    code: res.code,
-    ms: res.ms,
+    skipped: counts.skipped,
+    code,
+    ms,
     note,
-    failures: failureLines(res.out),
+    failures: flaky.length ? [] : failures,
+    flaky,
   });
-  rmSync(tmp, { recursive: true, force: true });
 }
 
 const rows = [["runtime", "version", "passed", "failed", "skipped", "exit", "time", "note"]];
@@ -350,6 +412,10 @@ const total = results.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t
   failed: 0,
 });
 // CI shows only the tail of the log: name the failed tests there, next to the summary.
+if (results.some((r) => r.flaky.length)) {
+  console.log("\n==== flaky tests (failed, then passed when their files ran again)");
+  for (const r of results) for (const l of r.flaky) console.log(`[${r.name}] ${l}`);
+}
 if (results.some((r) => r.failures.length)) {
   console.log("\n==== failed tests");
   for (const r of results) for (const l of r.failures) console.log(`[${r.name}] ${l}`);
