@@ -38,6 +38,9 @@ describe("a bad response costs one request, not the process (10.11)", () => {
       "/status-99",
       "/fake",
       "/fake-async",
+      "/body-used",
+      "/body-locked",
+      "/fast-body-locked",
     ]
   ) {
     // Response.error() on bare Deno 2.9.6 and Bun 1.4.5 gets no answer at all (Deno leaves the request

@@ -113,4 +113,48 @@ describe.skipIf(runtime === "node")("Deno 2.9.6 and Bun 1.4.5: what the request 
       assert.equal(globalThis.Response, descriptor!.get!.call(globalThis));
     },
   );
+
+  it(
+    "RS-D1, RS-B2: a Response whose body was already read goes to the runtime's own error hook (TypeError, 500), which the handler's promise never sees; one locked by a reader: Bun's hook too (Error), Deno sends it, 200",
+    async () => {
+      const errors: string[] = [];
+      const onError = (error: unknown) => {
+        errors.push(error instanceof Error ? error.constructor.name : String(error));
+        return new Response("from the error hook", { status: 500 });
+      };
+      const handler = async (request: Request) => {
+        const response = new Response("read already");
+        if (new URL(request.url).pathname === "/used") await response.text();
+        else response.body!.getReader();
+        return response;
+      };
+      let port: number;
+      if (g.Deno) {
+        const server = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {}, onError }, handler);
+        cleanups.push(() => server.shutdown());
+        port = server.addr.port;
+      } else {
+        const server = g.Bun!.serve({ port: 0, hostname: "127.0.0.1", fetch: handler, error: onError });
+        cleanups.push(() => server.stop(true));
+        port = server.port;
+      }
+      const answers: Array<[number, string]> = [];
+      for (const path of ["/used", "/locked"]) {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`);
+        answers.push([response.status, await response.text()]);
+      }
+      // Deno's onError (default: console.error and a 500) and Bun's error option: so serve() passes its
+      // logger's hook to both (src/adapters/deno.ts onError, src/adapters/bun.ts error). A locked body
+      // Deno sends anyway (it reads the stream underneath the lock); serve() answers it 500 on every
+      // runtime (the stream's reader is taken to track it, src/serve/request-path.ts).
+      if (g.Deno) {
+        assert.deepEqual(answers, [[500, "from the error hook"], [200, "read already"]]);
+        assert.deepEqual(errors, ["TypeError"]);
+      } else {
+        assert.deepEqual(answers, [[500, "from the error hook"], [500, "from the error hook"]]);
+        assert.deepEqual(errors, ["TypeError", "Error"]);
+      }
+    },
+    T,
+  );
 });

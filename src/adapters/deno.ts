@@ -129,6 +129,9 @@ function startDenoServer(options: ResolvedServeOptions, server: Server): Transpo
         port,
         hostname: options.hostname,
         onListen: () => {},
+        // What fails inside Deno once the handler has returned (a Response whose body was already read,
+        // RS-D1) is logged through our logger and answered 500, as on Node and Bun.
+        onError: wrapped.rejected,
         signal: controller.signal,
         ...(options.restart || options.inherited ? { reusePort: true } : {}),
       },

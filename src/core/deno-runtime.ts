@@ -21,7 +21,14 @@ export interface DenoHttpServer {
 /** The part of the `Deno` namespace used here. */
 interface DenoNamespace {
   serve(
-    options: { port: number; hostname: string; onListen?: () => void; reusePort?: boolean; signal?: AbortSignal },
+    options: {
+      port: number;
+      hostname: string;
+      onListen?: () => void;
+      onError?: (error: unknown) => Response;
+      reusePort?: boolean;
+      signal?: AbortSignal;
+    },
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   addSignalListener(signal: string, listener: () => void): void;

@@ -255,6 +255,15 @@ export function isThenable(value: unknown): value is PromiseLike<Response> {
   return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
+/**
+ * The error for a Response whose body stream is locked — read already (`await response.text()`, then
+ * `return response`) or held by a reader — which no runtime can send: Node's bridge and the Web
+ * request path answer it 500 like Deno and Bun do for a read body (RS-D1, RS-B2). @internal
+ */
+export function lockedBody(): TypeError {
+  return new TypeError("the fetch handler returned a Response whose body was already read or is locked");
+}
+
 /** Logs a failed handler and builds the 500 that replaces its response. @internal */
 export function handlerFailure(
   error: unknown,

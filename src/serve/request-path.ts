@@ -14,6 +14,7 @@ import {
   isHealthTarget,
   isReady,
   isThenable,
+  lockedBody,
   type ResolvedServeOptions,
   type ServeInfo,
 } from "./options.ts";
@@ -216,6 +217,9 @@ export function wrapFetch<Args extends unknown[]>(
 
   const track = (response: Response): Response => {
     if (!isStream!(response)) return response;
+    // Locked (read already, or held by a reader): getReader() would throw, out of finish() and past
+    // the request's pending entry. Deno would even send it (RS-D1); every runtime answers it 500.
+    if (response.body!.locked) return failure(lockedBody(), server);
     const reader = response.body!.getReader();
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const cut = () => {

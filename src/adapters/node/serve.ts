@@ -18,6 +18,7 @@ import {
   isHealthTarget,
   isReady,
   isThenable,
+  lockedBody,
   type ResolvedServeOptions,
   type ServeInfo,
   type ServeOptions,
@@ -200,6 +201,9 @@ function sendStream(
   headers: string[],
   stream: ReadableStream<Uint8Array>,
 ): void {
+  // A locked body cannot be sent: a 500 (badResponse), not getReader() throwing in pump(), whose
+  // rejection nothing awaits (an unhandled rejection: the process died; test/node-bad-response.test.ts).
+  if (stream.locked) throw lockedBody();
   res.writeHead(status, statusText, headers);
   void pump(stream, res, setImmediate(flushHead, res));
 }
