@@ -63,6 +63,19 @@ describe("a bad response costs one request, not the process (10.11)", () => {
     }, T);
   }
 
+  it("a body cancelled before the handler returned it is sent empty, and the connection is reused", async () => {
+    const conn = await RawConnection.open(f.port);
+    conn.send("/body-cancelled");
+    const r = await conn.response();
+    assert.equal(r.status, 200);
+    assert.equal(r.complete, true, `complete response (headers ${JSON.stringify(r.headers)})`);
+    assert.equal(r.body, "");
+    conn.send("/ok");
+    const ok = await conn.response();
+    assert.equal(ok.body, "ok");
+    conn.close();
+  }, T);
+
   it("a body that fails after the head: only that connection is cut, the next one is served", async () => {
     const conn = await RawConnection.open(f.port);
     conn.send("/stream-error");

@@ -168,11 +168,14 @@ export function knownBody(
 
 /**
  * The body's length when undici knows it but the body is still a stream (a `Blob` on Node 20, NB1),
- * so it can be sent with `Content-Length` instead of chunked. `undefined` when not known.
+ * so it can be sent with `Content-Length` instead of chunked. `undefined` when not known — also once
+ * the stream was read or cancelled: what is left of it is not that length (a cancelled body was sent
+ * with its source's Content-Length and no bytes, and the client waited for them).
  */
 export function knownLength(response: Response): number | undefined {
   if (RESPONSE_STATE === undefined) return undefined;
   const state = (response as unknown as Record<symbol, { body?: UndiciBody | null } | undefined>)[RESPONSE_STATE];
+  if (!untouched(state?.body?.stream)) return undefined;
   const length = state?.body?.length;
   return typeof length === "number" && Number.isInteger(length) && length >= 0 ? length : undefined;
 }
