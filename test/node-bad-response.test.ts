@@ -77,12 +77,16 @@ describe("a bad response costs one request, not the process (10.11)", () => {
   }, T);
 
   it("a body that fails after the head: only that connection is cut, the next one is served", async () => {
+    const before = logged();
     const conn = await RawConnection.open(f.port);
     conn.send("/stream-error");
     const r = await conn.response();
     assert.equal(r.status, 200);
     assert.equal(r.complete, false, "the client sees an incomplete body, not a truncated-but-valid one");
     await conn.closed;
+    // Through the server's logger on Node and Deno (its onError); Bun 1.4.5 prints it itself (seen
+    // by hand, not asserted: its error option is not called for it).
+    if (runtime !== "bun") await f.waitFor("log-error", () => logged() > before);
     const ok = await request(f.port, "/ok");
     assert.equal(ok.body, "ok");
   }, T);

@@ -87,6 +87,7 @@ async function pump(
   body: ReadableStream<Uint8Array>,
   res: http.ServerResponse,
   flush: ReturnType<typeof setImmediate>,
+  server: Server,
 ): Promise<void> {
   const reader = body.getReader();
   const cancel = () => void reader.cancel().catch(() => {});
@@ -113,6 +114,10 @@ async function pump(
     res.end();
   } catch (error) {
     clearImmediate(flush);
+    // Logged as Deno's onError logs it (src/adapters/deno.ts); Bun prints it itself.
+    server.logger.error(
+      `response body failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
+    );
     // The body errored: end the connection without the last chunk, so the client sees the body
     // incomplete rather than truncated-but-valid. The chunks already written go first: Node corks
     // chunked writes until the next tick, and destroying now would drop them (srvx checks this).
@@ -200,12 +205,13 @@ function sendStream(
   statusText: string | undefined,
   headers: string[],
   stream: ReadableStream<Uint8Array>,
+  server: Server,
 ): void {
   // A locked body cannot be sent: a 500 (badResponse), not getReader() throwing in pump(), whose
   // rejection nothing awaits (an unhandled rejection: the process died; test/node-bad-response.test.ts).
   if (stream.locked) throw lockedBody();
   res.writeHead(status, statusText, headers);
-  void pump(stream, res, setImmediate(flushHead, res));
+  void pump(stream, res, setImmediate(flushHead, res), server);
 }
 
 /**
@@ -232,7 +238,7 @@ function sendResponse(
         return sendKnown(res, recorded.status, recorded.statusText, headers, recorded.hasLength, bytes);
       }
       if (body instanceof ReadableStream) {
-        return sendStream(res, recorded.status, recorded.statusText, recorded.headers, body);
+        return sendStream(res, recorded.status, recorded.statusText, recorded.headers, body, server);
       }
       // Blob, FormData, URLSearchParams…: undici knows how to serialise them.
       response = toResponse(recorded);
@@ -258,7 +264,7 @@ function sendResponse(
       const length = knownLength(response);
       if (length !== undefined) headers.push("content-length", String(length));
     }
-    sendStream(res, status, statusText, headers, response.body!);
+    sendStream(res, status, statusText, headers, response.body!, server);
   } catch (error) {
     badResponse(res, error, server);
   }
