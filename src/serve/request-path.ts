@@ -34,8 +34,10 @@ export interface WrappedFetch<Args extends unknown[]> {
    */
   servingSettled(): Promise<void>;
   /**
-   * Handles a rejection the runtime routes back to us (Bun's `error` option, with `rejections`):
-   * logged, answered 500 (or through `onError`… which needs the request, so then it is not routed).
+   * Handles a rejection the runtime routes back to us (Bun's `error` option, with `rejections`; Deno's
+   * `onError`, for what fails once the handler returned): logged, answered 500 (or through `onError`…
+   * which needs the request, so then it is not routed). A body stream the deadline cut is not logged:
+   * the lifecycle reports the cut.
    */
   rejected(error: unknown): Response;
 }
@@ -158,6 +160,9 @@ type Resolve = (response: Response | Promise<Response>) => void;
 let captured: Resolve | undefined;
 const capture = (resolve: Resolve) => void (captured = resolve);
 
+/** What a tracked body stream errors with when the deadline cuts it (one value, to know it again). */
+const DEADLINE_REACHED = new Error("graceful-serve: deadline reached");
+
 /** Why a Response that passed `instanceof` cannot be sent (for the 500's log line). */
 function describeUnsendable(response: Response): string {
   try {
@@ -225,7 +230,7 @@ export function wrapFetch<Args extends unknown[]>(
     const cut = () => {
       untrack(cut);
       reader.cancel().catch(() => {});
-      controller.error(new Error("graceful-serve: deadline reached"));
+      controller.error(DEADLINE_REACHED);
     };
     streams.add(cut);
     const body = new ReadableStream<Uint8Array>({
@@ -408,6 +413,6 @@ export function wrapFetch<Args extends unknown[]>(
     },
     servingSettled: () =>
       hops === 0 ? Promise.resolve() : (hopsSettled ??= new Promise<void>((resolve) => void (settleHops = resolve))),
-    rejected: failed,
+    rejected: (error) => error === DEADLINE_REACHED ? new Response(null, { status: 503 }) : failed(error),
   };
 }
