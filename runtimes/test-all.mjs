@@ -225,6 +225,8 @@ function failuresIn(out) {
   for (const line of out.split("\n")) {
     const header = line.match(/^(?:running \d+ tests? from \.\/)?(test\/\S+\.test\.ts):?$/);
     if (header) current = header[1];
+    // bun lists the failed tests again at the end, under the last file's header: not that file's.
+    if (/^\d+ tests? failed:$/.test(line.trim())) current = undefined;
     const vitest = line.match(/^\s*(?:FAIL\s+|× )(test\/\S+\.test\.ts)/);
     if (vitest) {
       found.add(vitest[1]);
