@@ -264,6 +264,11 @@ export function lockedBody(): TypeError {
   return new TypeError("the fetch handler returned a Response whose body was already read or is locked");
 }
 
+/** What a log line says of a thrown value: an Error's stack (its message if it has none), else the value. @internal */
+export function errorDetail(error: unknown): string {
+  return error instanceof Error ? error.stack ?? error.message : String(error);
+}
+
 /** Logs a failed handler and builds the 500 that replaces its response. @internal */
 export function handlerFailure(
   error: unknown,
@@ -271,7 +276,7 @@ export function handlerFailure(
   ResponseClass: new (body: string, init: ResponseInit) => object = Response,
 ): Response {
   lifecycle.logger.error(
-    `fetch handler failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
+    `fetch handler failed: ${errorDetail(error)}`,
   );
   return new ResponseClass("Internal Server Error", { status: 500 }) as Response;
 }

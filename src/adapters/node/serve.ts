@@ -12,6 +12,7 @@ import { FastResponse, takeRecorded, toResponse } from "./fast-response.ts";
 import { AFTER_MICROTASK, knownBody, knownLength, UNKNOWN } from "./body.ts";
 import { NodeRequest } from "./request.ts";
 import {
+  errorDetail,
   type FetchHandler,
   handlerFailure,
   healthAnswer,
@@ -115,9 +116,7 @@ async function pump(
   } catch (error) {
     clearImmediate(flush);
     // Logged as Deno's onError logs it (src/adapters/deno.ts); Bun prints it itself.
-    server.logger.error(
-      `response body failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
-    );
+    server.logger.error(`response body failed: ${errorDetail(error)}`);
     // The body errored: end the connection without the last chunk, so the client sees the body
     // incomplete rather than truncated-but-valid. The chunks already written go first: Node corks
     // chunked writes until the next tick, and destroying now would drop them (srvx checks this).
@@ -144,11 +143,7 @@ function flushHead(res: http.ServerResponse): void {
  * sent yet, else the connection is cut so the client sees an incomplete response. Logged either way.
  */
 function badResponse(res: http.ServerResponse, error: unknown, server: Server): void {
-  server.logger.error(
-    `fetch handler returned a response that cannot be sent: ${
-      error instanceof Error ? error.stack ?? error.message : String(error)
-    }`,
-  );
+  server.logger.error(`fetch handler returned a response that cannot be sent: ${errorDetail(error)}`);
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
