@@ -25,13 +25,11 @@ import type { BunServerLike } from "../serve/attach.ts";
 export const FastResponse: typeof Response = Response;
 
 /** The part of Bun's `Server` used here. */
-interface BunServer {
+interface BunServer extends BunRequestIP, BunUpgrade {
   readonly port: number;
   readonly hostname: string;
   readonly pendingRequests: number;
   stop(closeActiveConnections?: boolean): Promise<void>;
-  requestIP(request: Request): { address: string; port: number } | null;
-  upgrade?(request: Request, options?: unknown): boolean;
 }
 
 /** The part of the `Bun` namespace used here. */
@@ -125,6 +123,11 @@ export interface BunRequestIP {
   requestIP(request: Request): { address: string; port: number } | null;
 }
 
+/** The part of Bun's `Server` that {@link watchUpgrades} wraps. @internal */
+export interface BunUpgrade {
+  upgrade?(request: Request, options?: unknown): boolean;
+}
+
 /** What {@link bunDrainable} drives besides the server. @internal */
 export interface BunDrainOptions {
   /** Work our handler wrapper tracks (`graceful()`): counted instead of `pendingRequests`, cut at the deadline. */
@@ -162,7 +165,7 @@ export function bunDrainable(server: () => BunServerLike | undefined, options: B
  * (Bun 1.4 answers any other `undefined` with 200 "Welcome to Bun!"; issue 11.4). @internal
  */
 export function watchUpgrades(
-  bunServer: { upgrade?(request: Request, options?: unknown): boolean },
+  bunServer: BunUpgrade,
 ): (request: Request) => boolean {
   const upgraded = new WeakSet<Request>();
   const upgrade = bunServer.upgrade;

@@ -13,6 +13,7 @@ import {
   bunDrainable,
   bunInfo,
   type BunRequestIP,
+  type BunUpgrade,
   type BunWebSocketHandlers,
   trackedWebSockets,
   watchUpgrades,
@@ -99,7 +100,7 @@ export function graceful(options: GracefulOptions): GracefulHandler {
   const lifecycle = new Lifecycle(resolved);
   const runtime = detectRuntime();
   // What graceful() uses of the Server Bun passes: stop (the drain), requestIP, upgrade (watched).
-  type BunServer = BunServerLike & BunRequestIP & { upgrade?(request: Request, options?: unknown): boolean };
+  type BunServer = BunServerLike & BunRequestIP & BunUpgrade;
   let bunServer: BunServer | undefined;
   let onIdle: (() => void) | undefined;
   // Only Bun takes websocket handlers from the default export: elsewhere the option is ignored, said so.
